@@ -1,0 +1,86 @@
+# Ember build. Out-of-tree objects under build/ (normal) and build-asan/ (ASan+UBSan).
+#
+#   make              build/ember
+#   make check        every test tier (the README's test command)
+#   make check-unit   tier 1: unit tests, no KVM
+#   make check-kvm    tier 2: direct KVM tests with the project's own small guests
+#   make check-asan   tiers 1 and 2 again under ASan+UBSan
+#   make check-nested tier 3: Debian's stock kernel on real KVM inside the nested test host
+#   make demo         boot a Linux guest to a shell (nested test host when host KVM cannot)
+
+CC      ?= gcc
+BUILD   ?= build
+VERSION := 0.1.0
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wconversion -Wsign-conversion -Wpointer-arith -Wcast-align \
+        -Wundef -Wvla -Wimplicit-fallthrough -Wnull-dereference
+CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' \
+        -Isrc -MMD -MP -fno-strict-aliasing
+LDLIBS  := -lpthread
+
+ifeq ($(SAN),1)
+  BUILD := build-asan
+  CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+endif
+
+CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+
+# Library sources: everything except the program entry point, so tests link the same objects.
+LIB_SRCS := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_HARNESS := $(BUILD)/tests/unit/harness.o
+
+.PHONY: all clean check check-unit check-kvm check-asan check-nested demo guests bench
+
+all: $(BUILD)/ember guests
+
+$(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libember.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(UNIT_HARNESS): tests/unit/harness.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(UNIT_HARNESS) $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_HARNESS) $(BUILD)/libember.a $(LDLIBS)
+
+include guests/guests.mk
+
+check-unit: $(UNIT_BINS)
+	@tests/unit/run.sh $(BUILD) $(UNIT_BINS)
+
+check-kvm: $(BUILD)/ember guests
+	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
+
+check-asan:
+	$(MAKE) SAN=1 check-unit check-kvm
+
+check-nested: $(BUILD)/ember
+	@EMBER=$(BUILD)/ember tests/nested/run.sh check
+
+check: check-unit check-kvm check-asan check-nested
+
+demo: $(BUILD)/ember
+	@EMBER=$(BUILD)/ember tests/nested/run.sh demo
+
+bench: $(BUILD)/ember guests
+	@echo "bench/: see issue 3 (not built yet)"; exit 1
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

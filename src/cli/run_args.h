@@ -1,0 +1,34 @@
+/* `ember run` command line. Parsing is separate from main() so it can be tested. */
+#ifndef EMBER_CLI_RUN_ARGS_H
+#define EMBER_CLI_RUN_ARGS_H
+
+#include <stdint.h>
+
+#include "util/log.h"
+
+#define RUN_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+#define RUN_DEFAULT_MEM_MIB 128
+#define RUN_DEFAULT_VCPUS 1
+#define RUN_MIN_MEM_MIB 2
+
+struct run_args {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;       /* user's or the default, before Ember's additions */
+	uint64_t mem_mib;
+	unsigned int vcpus;
+	enum log_level log_level;
+	int help;
+};
+
+/* Parses argv (argv[0] is "run"). Returns 0, or -EINVAL with err_msg naming the option.
+ * Checks only what needs no host knowledge (KVM limits are checked at VM creation). */
+int run_args_parse(struct run_args *a, int argc, char **argv);
+
+/* The command line the guest gets: the given one plus machine-description parameters
+ * ("pci=off": there is no PCI bus) unless the user set them. Caller frees. */
+char *run_args_guest_cmdline(const struct run_args *a);
+
+extern const char run_usage[];
+
+#endif

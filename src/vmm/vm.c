@@ -1,0 +1,287 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/kernel_image.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
+#include "arch/x86/vcpu_x86.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "vmm/term.h"
+
+#define PIO_POST 0x80
+#define PIO_PCI_CONFIG 0xcf8
+#define PIO_PCI_CONFIG_LEN 8
+/* How often the main thread checks whether every vCPU halted for good. */
+#define HALT_PROBE_MS 500
+/* Rounds in a row that must find every vCPU halted with interrupts off. */
+#define HALT_PROBE_ROUNDS 2
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
+{
+	int expected = VM_RUNNING;
+	uint64_t one = 1;
+	va_list ap;
+
+	if (!__atomic_compare_exchange_n(&vm->stop_reason, &expected, (int)reason, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(vm->stop_msg, sizeof(vm->stop_msg), fmt, ap);
+	va_end(ap);
+	if (write(vm->exit_efd, &one, sizeof(one)) < 0) {
+		/* saturated: already signalled */
+	}
+}
+
+/* ---- device glue ---- */
+
+static void serial_out(void *ctx, uint8_t byte)
+{
+	struct vm *vm = ctx;
+
+	if (vm->cfg.console_out < 0)
+		return;
+	/* Blocking write: a slow reader slows the guest's console, as a real UART would.
+	 * Errors (a closed pipe) drop the output; the guest keeps running. */
+	while (write(vm->cfg.console_out, &byte, 1) < 0 && errno == EINTR)
+		;
+}
+
+static void serial_drained(void *ctx)
+{
+	struct vm *vm = ctx;
+	uint64_t one = 1;
+
+	if (write(vm->wake_efd, &one, sizeof(one)) < 0) {
+		/* saturated: the main thread is awake anyway */
+	}
+}
+
+static void i8042_reset(void *ctx)
+{
+	vm_request_stop(ctx, VM_STOP_RESET, "guest reset through the i8042");
+}
+
+static int irq_line_open(struct vm *vm, struct irq_line *l, unsigned int gsi)
+{
+	l->gsi = gsi;
+	l->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->fd < 0)
+		return err_set(-errno, "eventfd: %s", strerror(errno));
+	return kvm_irqfd(&vm->kvm, l->fd, gsi);
+}
+
+static int add_devices(struct vm *vm)
+{
+	int r;
+
+	r = irq_line_open(vm, &vm->irq_serial, SERIAL_COM1_IRQ);
+	if (r < 0)
+		return r;
+	r = irq_line_open(vm, &vm->irq_kbd, I8042_KBD_IRQ);
+	if (r < 0)
+		return r;
+	serial_init(&vm->serial, &vm->irq_serial, serial_out, vm);
+	vm->serial.rx_drained = serial_drained;
+	vm->serial.rx_ctx = vm;
+	i8042_init(&vm->i8042, &vm->irq_kbd, i8042_reset, vm);
+	cmos_init(&vm->cmos, vm->mem.ram_size);
+
+	const struct bus_range ranges[] = {
+		{ .base = SERIAL_COM1_BASE, .len = SERIAL_PORTS, .name = "serial0",
+		  .read = serial_pio_read, .write = serial_pio_write, .opaque = &vm->serial },
+		{ .base = I8042_DATA_PORT, .len = 1, .name = "i8042-data",
+		  .read = i8042_data_read, .write = i8042_data_write, .opaque = &vm->i8042 },
+		{ .base = I8042_CMD_PORT, .len = 1, .name = "i8042-cmd",
+		  .read = i8042_cmd_read, .write = i8042_cmd_write, .opaque = &vm->i8042 },
+		{ .base = CMOS_PORT, .len = CMOS_PORTS, .name = "cmos",
+		  .read = cmos_pio_read, .write = cmos_pio_write, .opaque = &vm->cmos },
+		/* POST diagnostics and io_delay: writes dropped, reads all ones. */
+		{ .base = PIO_POST, .len = 1, .name = "post" },
+		/* No PCI: config mechanism #1 reads as absent (all ones). */
+		{ .base = PIO_PCI_CONFIG, .len = PIO_PCI_CONFIG_LEN, .name = "pci-config" },
+	};
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		r = bus_register(&vm->pio, &ranges[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- creation ---- */
+
+static int create_vcpus(struct vm *vm)
+{
+	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return err_set(-ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = -1;
+		v->run = MAP_FAILED;
+	}
+	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int r;
+
+		v->fd = ioctl(vm->kvm.vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0)
+			return err_set(-errno, "cannot create vCPU %u: %s", i, strerror(errno));
+		v->run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED)
+			return err_set(-errno, "cannot map vCPU %u's run area: %s", i,
+				       strerror(errno));
+		r = arch_vcpu_setup(&vm->kvm, v->fd, i, vm->nvcpus, vm->entry);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_guest(struct vm *vm)
+{
+	struct image_src kernel, initrd;
+	struct kernel_image k;
+	struct boot_layout bl;
+	int r;
+
+	r = image_src_open_file(&kernel, vm->cfg.kernel);
+	if (r < 0)
+		return r;
+	r = kernel_parse(&kernel, &k);
+	if (r == 0)
+		r = kernel_load(&vm->mem, &kernel, &k);
+	image_src_close_file(&kernel);
+	if (r < 0)
+		return r;
+	vm->entry = k.entry;
+
+	if (vm->cfg.initrd) {
+		r = image_src_open_file(&initrd, vm->cfg.initrd);
+		if (r < 0)
+			return r;
+		if (initrd.size == 0) {
+			image_src_close_file(&initrd);
+			return err_set(-EINVAL, "%s: the initrd is empty", vm->cfg.initrd);
+		}
+	}
+	r = boot_setup(&vm->mem, &k, vm->cfg.cmdline, vm->cfg.initrd ? &initrd : NULL,
+		       vm->nvcpus, &bl);
+	if (vm->cfg.initrd)
+		image_src_close_file(&initrd);
+	if (r < 0)
+		return r;
+	log_info("kernel %s (%s) entry 0x%llx, initrd at 0x%llx (%llu bytes)", vm->cfg.kernel,
+		 k.format == KERNEL_ELF ? "ELF" : "bzImage", (unsigned long long)k.entry,
+		 (unsigned long long)bl.initrd_gpa, (unsigned long long)bl.initrd_size);
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->nvcpus = cfg->vcpus;
+	vm->kvm.fd = vm->kvm.vm_fd = -1;
+	vm->exit_efd = vm->wake_efd = -1;
+	vm->irq_serial.fd = vm->irq_kbd.fd = -1;
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+
+	r = kvm_open(&vm->kvm, cfg->kvm_path);
+	if (r < 0)
+		goto fail;
+	if (cfg->vcpus == 0 || cfg->vcpus > vm->kvm.max_vcpus || cfg->vcpus > MPTABLE_MAX_CPUS) {
+		unsigned int max = vm->kvm.max_vcpus < MPTABLE_MAX_CPUS ? vm->kvm.max_vcpus
+									 : MPTABLE_MAX_CPUS;
+		r = err_set(-EINVAL, "--vcpus %u: must be between 1 and %u on this host", cfg->vcpus,
+			    max);
+		goto fail;
+	}
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0 || vm->wake_efd < 0) {
+		r = err_set(-errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	r = guest_mem_init(&vm->mem, cfg->mem_mib << 20);
+	if (r < 0)
+		goto fail;
+	r = kvm_create_vm(&vm->kvm);
+	if (r < 0)
+		goto fail;
+	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
+		const struct guest_region *g = &vm->mem.regions[i];
+
+		r = kvm_set_memslot(&vm->kvm, i, g->gpa, g->size, g->host);
+		if (r < 0)
+			goto fail;
+	}
+	r = load_guest(vm);
+	if (r < 0)
+		goto fail;
+	r = add_devices(vm);
+	if (r < 0)
+		goto fail;
+	r = create_vcpus(vm);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vcpu_join_all(vm);
+	if (vm->vcpus) {
+		for (unsigned int i = 0; i < vm->nvcpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+
+			if (v->run != MAP_FAILED && v->run)
+				munmap(v->run, (size_t)vm->kvm.vcpu_mmap_size);
+			if (v->fd >= 0)
+				close(v->fd);
+		}
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	if (vm->irq_serial.fd >= 0)
+		close(vm->irq_serial.fd);
+	if (vm->irq_kbd.fd >= 0)
+		close(vm->irq_kbd.fd);
+	vm->irq_serial.fd = vm->irq_kbd.fd = -1;
+	kvm_close(&vm->kvm);
+	guest_mem_free(&vm->mem);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	if (vm->wake_efd >= 0)
+		close(vm->wake_efd);
+	vm->exit_efd = vm->wake_efd = -1;
+}

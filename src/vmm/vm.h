@@ -1,0 +1,94 @@
+/* One VM: the KVM VM, guest memory, the buses and devices, the vCPU threads and the
+ * main thread's event loop. vm_create() builds it (rolling back on failure), vm_run()
+ * runs it until the guest stops or a signal arrives, vm_destroy() frees it. */
+#ifndef EMBER_VMM_VM_H
+#define EMBER_VMM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "devices/cmos.h"
+#include "devices/i8042.h"
+#include "devices/irq.h"
+#include "devices/serial.h"
+#include "kvm/kvm.h"
+#include "mem/guest_mem.h"
+#include "vmm/bus.h"
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;       /* NULL: none */
+	const char *cmdline;      /* as given by the user (or the default) */
+	uint64_t mem_mib;
+	unsigned int vcpus;
+	const char *kvm_path;     /* "/dev/kvm" */
+	int console_in;           /* fd feeding the UART, -1 for none */
+	int console_out;          /* fd receiving guest serial output */
+};
+
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_RESET,      /* the guest rebooted (i8042, triple fault, system event) */
+	VM_STOP_POWEROFF,   /* KVM system event: shutdown */
+	VM_STOP_HALT,       /* every vCPU halted with interrupts off */
+	VM_STOP_SIGNAL,     /* SIGINT / SIGTERM on the host */
+	VM_STOP_ERROR,      /* something failed; stop_msg says what */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int thread_started;
+	unsigned int probe_seen;   /* last halt-probe generation answered */
+	uint64_t exits;
+};
+
+struct vm {
+	struct vm_config cfg;
+	struct kvm kvm;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct irq_line irq_serial, irq_kbd;
+	struct serial serial;
+	struct i8042 i8042;
+	struct cmos cmos;
+	struct vcpu *vcpus;
+	unsigned int nvcpus;
+	uint64_t entry;
+
+	int exit_efd;              /* written when the VM must stop */
+	int wake_efd;              /* main-thread wake-up: UART FIFO drained, halt probe answered */
+	int stopping;              /* vCPU threads leave their loop */
+	int stop_reason;           /* enum vm_stop_reason; first writer wins */
+	char stop_msg[256];
+
+	/* Halt detection: the main thread bumps probe_gen and kicks every vCPU; each
+	 * answers once per generation. */
+	unsigned int probe_gen;
+	unsigned int probe_acks;
+	unsigned int probe_halted;
+	unsigned int probe_all_halted_rounds;
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* Returns the process exit status (0 for a guest that powered off, halted or rebooted,
+ * or a clean signal stop) or a negative errno with err_msg set. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Asks the VM to stop; the first reason recorded wins. Safe from any thread. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* vCPU threads (vmm/vcpu.c). */
+int vcpu_start_all(struct vm *vm);
+void vcpu_kick_all(struct vm *vm);
+void vcpu_join_all(struct vm *vm);
+
+#endif

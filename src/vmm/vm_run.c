@@ -1,0 +1,249 @@
+/* The main thread's event loop: console input, stop requests from vCPUs, host signals
+ * and the periodic halt probe, all through one epoll set. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "util/log.h"
+#include "vmm/term.h"
+#include "vmm/vm.h"
+
+#define HALT_PROBE_MS 500
+#define HALT_PROBE_ROUNDS 2   /* consecutive all-halted rounds before stopping */
+#define STDIN_CHUNK 256
+
+enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE };
+
+struct loop {
+	struct vm *vm;
+	int epfd, sigfd, timerfd;
+	int stdin_armed;   /* console_in is in the epoll set */
+	int stdin_open;    /* not at EOF */
+	unsigned int probe_outstanding;
+};
+
+static int ep_add(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void stdin_arm(struct loop *l, int on)
+{
+	int fd = l->vm->cfg.console_in;
+
+	if (!l->stdin_open || on == l->stdin_armed)
+		return;
+	if (on) {
+		if (ep_add(l->epfd, fd, EV_STDIN) < 0) {
+			/* e.g. a regular file: epoll refuses it; feed it all now instead */
+			l->stdin_open = 0;
+			return;
+		}
+	} else {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	}
+	l->stdin_armed = on;
+}
+
+static void on_stdin(struct loop *l)
+{
+	uint8_t buf[STDIN_CHUNK];
+	size_t space = serial_rx_space(&l->vm->serial);
+	ssize_t n;
+
+	if (space == 0) {
+		stdin_arm(l, 0);  /* re-armed when the guest drains the FIFO */
+		return;
+	}
+	n = read(l->vm->cfg.console_in, buf, space < sizeof(buf) ? space : sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* EOF or error: the guest simply gets no more input. */
+		stdin_arm(l, 0);
+		l->stdin_open = 0;
+		return;
+	}
+	serial_rx_push(&l->vm->serial, buf, (size_t)n);
+}
+
+static void probe_start(struct loop *l)
+{
+	struct vm *vm = l->vm;
+
+	if (l->probe_outstanding)
+		return;  /* previous round unanswered (a vCPU is busy in an exit) */
+	__atomic_store_n(&vm->probe_acks, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->probe_halted, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&vm->probe_gen, 1, __ATOMIC_ACQ_REL);
+	l->probe_outstanding = 1;
+	vcpu_kick_all(vm);
+}
+
+static void probe_judge(struct loop *l)
+{
+	struct vm *vm = l->vm;
+
+	if (!l->probe_outstanding ||
+	    __atomic_load_n(&vm->probe_acks, __ATOMIC_ACQUIRE) < vm->nvcpus)
+		return;
+	l->probe_outstanding = 0;
+	if (__atomic_load_n(&vm->probe_halted, __ATOMIC_ACQUIRE) == vm->nvcpus) {
+		if (++vm->probe_all_halted_rounds >= HALT_PROBE_ROUNDS)
+			vm_request_stop(vm, VM_STOP_HALT, "every vCPU halted with interrupts off");
+	} else {
+		vm->probe_all_halted_rounds = 0;
+	}
+}
+
+static void on_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	if (read(l->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	vm_request_stop(l->vm, VM_STOP_SIGNAL, "stopped by %s", strsignal((int)si.ssi_signo));
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+}
+
+static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signals)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = 0, .tv_nsec = HALT_PROBE_MS * 1000000L },
+		.it_value = { .tv_sec = 0, .tv_nsec = HALT_PROBE_MS * 1000000L },
+	};
+
+	memset(l, 0, sizeof(*l));
+	l->vm = vm;
+	l->sigfd = l->timerfd = -1;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0)
+		return err_set(-errno, "epoll_create1: %s", strerror(errno));
+	l->sigfd = signalfd(-1, stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (l->sigfd < 0 || l->timerfd < 0)
+		return err_set(-errno, "signalfd/timerfd: %s", strerror(errno));
+	if (timerfd_settime(l->timerfd, 0, &its, NULL) < 0 ||
+	    ep_add(l->epfd, vm->exit_efd, EV_EXIT) < 0 || ep_add(l->epfd, vm->wake_efd, EV_WAKE) < 0 ||
+	    ep_add(l->epfd, l->sigfd, EV_SIGNAL) < 0 || ep_add(l->epfd, l->timerfd, EV_PROBE) < 0)
+		return err_set(-errno, "epoll setup: %s", strerror(errno));
+	if (vm->cfg.console_in >= 0) {
+		l->stdin_open = 1;
+		stdin_arm(l, 1);
+	}
+	return 0;
+}
+
+static void loop_teardown(struct loop *l)
+{
+	if (l->timerfd >= 0)
+		close(l->timerfd);
+	if (l->sigfd >= 0)
+		close(l->sigfd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+}
+
+static int exit_status(struct vm *vm)
+{
+	int reason = __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE);
+
+	switch (reason) {
+	case VM_STOP_RESET:
+	case VM_STOP_POWEROFF:
+	case VM_STOP_HALT:
+	case VM_STOP_SIGNAL:
+		log_info("%s", vm->stop_msg);
+		return 0;
+	default:
+		return err_set(-EIO, "%s", vm->stop_msg[0] ? vm->stop_msg : "VM stopped");
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t stop_signals, kick, old;
+	struct loop l;
+	int r;
+
+	/* Stop signals arrive through the signalfd only; vCPU threads inherit the mask and
+	 * unblock just the kick signal. SIGPIPE must not kill us when stdout goes away. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGHUP);
+	sigaddset(&stop_signals, SIGQUIT);
+	kick = stop_signals;
+	sigaddset(&kick, SIGUSR1);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+
+	r = loop_setup(&l, vm, &stop_signals);
+	if (r < 0)
+		goto out;
+	r = term_raw_enter(vm->cfg.console_in);
+	if (r < 0)
+		goto out;
+	r = vcpu_start_all(vm);
+	if (r < 0)
+		goto out;
+
+	while (!__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE)) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(l.epfd, evs, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = err_set(-errno, "epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u64) {
+			case EV_EXIT:
+				drain(vm->exit_efd);
+				break;
+			case EV_WAKE:
+				drain(vm->wake_efd);
+				stdin_arm(&l, 1);
+				probe_judge(&l);
+				break;
+			case EV_SIGNAL:
+				on_signal(&l);
+				break;
+			case EV_STDIN:
+				on_stdin(&l);
+				break;
+			case EV_PROBE:
+				drain(l.timerfd);
+				probe_start(&l);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	vcpu_join_all(vm);
+	r = exit_status(vm);
+out:
+	vcpu_join_all(vm);
+	term_restore();
+	loop_teardown(&l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}

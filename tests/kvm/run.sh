@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Tier 2: run Ember on this machine's /dev/kvm with the small guests built by `make guests`.
+#
+#   EMBER=build/ember GUESTS=build/guests tests/kvm/run.sh [FILTER]
+#
+# FILTER (optional, a bash glob) runs only the cases whose name matches, e.g. 'bootinfo*'.
+# Each case runs Ember under `timeout`, then checks its exit status, stdout (the guest's
+# serial output) and, for the bad-input cases, stderr. Output: "PASS <name>" or
+# "FAIL <name>: <why>" per case, then "kvm: N passed, M failed". Exit status 0 only if
+# every case passed. KVM_TEST_TIMEOUT (seconds, default 30) bounds each run;
+# KVM_TEST_VERBOSE=1 prints every run's stdout/stderr.
+set -u
+
+EMBER=${EMBER:-build/ember}
+GUESTS=${GUESTS:-build/guests}
+TIMEOUT=${KVM_TEST_TIMEOUT:-30}
+VERBOSE=${KVM_TEST_VERBOSE:-0}
+FILTER=${1:-*}
+
+if [ ! -e /dev/kvm ]; then
+    echo "KVM TIER DID NOT RUN: no /dev/kvm"
+    exit 1
+fi
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "KVM TIER DID NOT RUN: /dev/kvm is not readable and writable by $(id -un)"
+    exit 1
+fi
+if [ ! -x "$EMBER" ]; then
+    echo "KVM TIER DID NOT RUN: no ember binary at $EMBER"
+    exit 1
+fi
+for g in bootinfo.elf bootinfo.bzImage bootinfo-s0.bzImage uart_irq.elf smp.elf \
+         i8042_reset.elf halt_forever.elf triple_fault.elf; do
+    if [ ! -f "$GUESTS/$g" ]; then
+        echo "KVM TIER DID NOT RUN: guest $GUESTS/$g missing (make guests)"
+        exit 1
+    fi
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ember-kvm.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+passed=0
+failed=0
+T0=$(date +%s%N)
+
+# ---------------------------------------------------------------------------------------
+# Running Ember
+
+# run_ember NAME STDIN_FILE ARGS... : runs "$EMBER run ARGS..." and sets
+#   RC (exit status), OUT (stdout file, CRs removed), ERR (stderr file), MS (wall ms).
+run_ember() {
+    local name=$1 input=$2
+    shift 2
+    OUT=$TMP/$name.out
+    ERR=$TMP/$name.err
+    local t0 t1
+    t0=$(date +%s%N)
+    timeout -k 5 "$TIMEOUT" "$EMBER" run "$@" <"$input" >"$OUT.raw" 2>"$ERR"
+    RC=$?
+    t1=$(date +%s%N)
+    MS=$(( (t1 - t0) / 1000000 ))
+    tr -d '\r' <"$OUT.raw" >"$OUT"
+    if [ "$VERBOSE" = 1 ]; then
+        echo "---- $name: ember run $* -> status $RC in ${MS} ms"
+        sed 's/^/  out| /' "$OUT"
+        sed 's/^/  err| /' "$ERR"
+    fi
+}
+
+# Failure reasons of the current case accumulate in WHY.
+WHY=()
+why() { WHY+=("$*"); }
+
+# Describe the exit status for messages.
+status_text() {
+    case $RC in
+    124) echo "timed out after ${TIMEOUT}s" ;;
+    137) echo "killed after the timeout" ;;
+    *) if [ "$RC" -ge 128 ]; then echo "killed by signal $((RC - 128))"; else echo "exit status $RC"; fi ;;
+    esac
+}
+
+# Last lines of the guest output / stderr, for failure messages.
+tail_of() { tail -n "${2:-3}" "$1" | tr '\n' '|' | cut -c1-300; }
+
+finish() {
+    local name=$1
+    if [ ${#WHY[@]} -eq 0 ]; then
+        echo "PASS $name (${MS} ms)"
+        passed=$((passed + 1))
+    else
+        local IFS='; '
+        echo "FAIL $name: ${WHY[*]}"
+        failed=$((failed + 1))
+    fi
+    WHY=()
+}
+
+selected() {
+    # shellcheck disable=SC2053
+    [[ $1 == $FILTER ]]
+}
+
+# Common checks for a guest that must end with SUCCESS and exit status 0.
+expect_success() {
+    if [ "$RC" -ne 0 ]; then
+        why "$(status_text) (want 0); stderr: $(tail_of "$ERR")"
+    fi
+    if grep -q '^FAIL' "$OUT"; then
+        why "guest said: $(grep -m1 '^FAIL' "$OUT")"
+    elif ! grep -qx 'SUCCESS' "$OUT"; then
+        why "no SUCCESS line; output ends: $(tail_of "$OUT")"
+    fi
+}
+
+# expect_line TEXT: stdout must have this exact line.
+expect_line() {
+    if ! grep -qxF -- "$1" "$OUT"; then
+        local pfx=${1%% *}
+        local got
+        got=$(grep -m3 "^$pfx" "$OUT" | tr '\n' '|' | cut -c1-300)
+        why "missing line '$1' (got: ${got:-nothing})"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Expected values
+
+low_ram_end() { # MiB -> bytes of RAM below the 3 GiB MMIO gap
+    local b=$(( $1 * 1024 * 1024 ))
+    echo $(( b < 0xC0000000 ? b : 0xC0000000 ))
+}
+
+e820_expected() { # MiB
+    local b=$(( $1 * 1024 * 1024 )) low
+    low=$(low_ram_end "$1")
+    printf 'E820 0x0 0x9fc00 1\n'
+    printf 'E820 0x9fc00 0x400 2\n'
+    printf 'E820 0xf0000 0x10000 2\n'
+    printf 'E820 0x100000 0x%x 1\n' $(( low - 0x100000 ))
+    if [ "$b" -gt $((0xC0000000)) ]; then
+        printf 'E820 0x100000000 0x%x 1\n' $(( b - 0xC0000000 ))
+    fi
+}
+
+initrd_addr_expected() { # MiB initrd_addr_max size
+    local low limit
+    low=$(low_ram_end "$1")
+    limit=$(( $2 + 1 ))
+    [ "$low" -lt "$limit" ] && limit=$low
+    printf '0x%x' $(( (limit - $3) & ~0xfff ))
+}
+
+file_size() { stat -c %s "$1"; }
+posix_cksum() { cksum <"$1" | cut -d' ' -f1; }
+
+DEFAULT_CMDLINE='console=ttyS0 reboot=k panic=1'
+
+# Initrd for the bootinfo cases: random, not a multiple of the page size.
+INITRD=$TMP/initrd.bin
+head -c $((300 * 1024 + 123)) /dev/urandom >"$INITRD"
+INITRD_SIZE=$(file_size "$INITRD")
+INITRD_SUM=$(posix_cksum "$INITRD")
+
+# ---------------------------------------------------------------------------------------
+# bootinfo
+
+# bootinfo_case NAME IMAGE LOADADDR INITRD_MAX MEM VCPUS CMDLINE(or -) WITH_INITRD(0/1)
+bootinfo_case() {
+    local name=$1 image=$2 load=$3 imax=$4 mem=$5 vcpus=$6 cmdline=$7 with_initrd=$8
+    selected "$name" || return 0
+    local args=(--kernel "$GUESTS/$image")
+    [ "$mem" != - ] && args+=(--memory "$mem")
+    [ "$vcpus" != - ] && args+=(--vcpus "$vcpus")
+    [ "$cmdline" != - ] && args+=(--cmdline "$cmdline")
+    [ "$with_initrd" = 1 ] && args+=(--initrd "$INITRD")
+    run_ember "$name" /dev/null "${args[@]}"
+    expect_success
+    local m=${mem/-/128} n=${vcpus/-/1}
+    expect_line "LOADADDR $load"
+    if ! grep -Eq '^ENTRY cs=0x10 ds=0x18 es=0x18 ss=0x18 fs=0x18 gs=0x18 rflags=0x2 rsp=0x8ff0 rsi=0x[0-9a-f]+$' "$OUT"; then
+        why "entry state: $(grep -m1 '^ENTRY' "$OUT" || echo none) (want cs=0x10 ds..gs=0x18 rflags=0x2 rsp=0x8ff0)"
+    fi
+    expect_line "PAGING identity-4g ok"
+    local want got
+    want=$(e820_expected "$m")
+    got=$(grep '^E820 ' "$OUT")
+    if [ "$want" != "$got" ]; then
+        why "e820 map for ${m} MiB: got [$(echo "$got" | tr '\n' ',')] want [$(echo "$want" | tr '\n' ',')]"
+    fi
+    if [ "$cmdline" = - ]; then
+        expect_line "CMDLINE $DEFAULT_CMDLINE pci=off"
+    else
+        expect_line "CMDLINE $cmdline pci=off"
+    fi
+    if [ "$with_initrd" = 1 ]; then
+        expect_line "$(printf 'INITRD %s 0x%x %s' "$(initrd_addr_expected "$m" "$imax" "$INITRD_SIZE")" "$INITRD_SIZE" "$INITRD_SUM")"
+    else
+        expect_line "INITRD none"
+    fi
+    expect_line "MPTABLE cpus=$n"
+    finish "$name"
+}
+
+ELF_MAX=0x7fffffff
+BZ_MAX=0x37ffffff # bootinfo.bzImage's initrd_addr_max (guests.mk)
+S0_MAX=0x7fffffff
+
+bootinfo_case bootinfo-elf-defaults        bootinfo.elf        0x100000  $ELF_MAX -    -  -  0
+bootinfo_case bootinfo-bzimage-defaults    bootinfo.bzImage    0x1000000 $BZ_MAX  -    -  -  0
+for mem in 128 1024 3072 3200; do
+    bootinfo_case "bootinfo-elf-${mem}m"     bootinfo.elf     0x100000  $ELF_MAX "$mem" - "root=/dev/vda ember.test=elf-$mem" 1
+    bootinfo_case "bootinfo-bzimage-${mem}m" bootinfo.bzImage 0x1000000 $BZ_MAX  "$mem" - "ember.test=bz-$mem quiet" 1
+done
+bootinfo_case bootinfo-bzimage-setup-sects-0 bootinfo-s0.bzImage 0x1000000 $S0_MAX 1024 - "setup_sects=0 means 4" 1
+bootinfo_case bootinfo-elf-4100m           bootinfo.elf        0x100000  $ELF_MAX 4100 - "above 4 GiB" 1
+bootinfo_case bootinfo-elf-3-vcpus         bootinfo.elf        0x100000  $ELF_MAX 64   3 - 0
+# Command line exactly filling bootinfo.bzImage's cmdline_size (255): 247 + " pci=off" = 255.
+CMD247=$(printf 'x%.0s' $(seq 1 247))
+bootinfo_case bootinfo-bzimage-cmdline-255 bootinfo.bzImage    0x1000000 $BZ_MAX  -    -  "$CMD247" 0
+
+# ---------------------------------------------------------------------------------------
+# uart_irq
+
+uart_case() { # NAME TEXT
+    local name=$1 text=$2
+    selected "$name" || return 0
+    printf '%s\n' "$text" >"$TMP/$name.in"
+    run_ember "$name" "$TMP/$name.in" --kernel "$GUESTS/uart_irq.elf"
+    expect_success
+    expect_line "UART IRQ READY"
+    expect_line "ECHO $(printf '%s' "$text" | tr '[:lower:]' '[:upper:]')"
+    finish "$name"
+}
+uart_case uart_irq-short 'Hello, Ember 123'
+uart_case uart_irq-long "$(head -c 3000 /dev/urandom | tr -dc 'a-z0-9 ' | head -c 300)"
+
+# ---------------------------------------------------------------------------------------
+# smp
+
+for n in 1 2 4; do
+    name=smp-$n
+    selected "$name" || continue
+    run_ember "$name" /dev/null --kernel "$GUESTS/smp.elf" --vcpus "$n"
+    expect_success
+    want=$(for ((i = 1; i < n; i++)); do echo "AP $i"; done)
+    got=$(grep '^AP ' "$OUT" | sort -n -k2)
+    if [ "$want" != "$got" ]; then
+        why "AP lines: got [$(echo "$got" | tr '\n' ',')] want [$(echo "$want" | tr '\n' ',')]"
+    fi
+    expect_line "CPUS $n"
+    finish "$name"
+done
+
+# ---------------------------------------------------------------------------------------
+# How a guest ends
+
+if selected i8042_reset; then
+    run_ember i8042_reset /dev/null --kernel "$GUESTS/i8042_reset.elf"
+    [ "$RC" -eq 0 ] || why "$(status_text) (want 0); stderr: $(tail_of "$ERR")"
+    expect_line "BEFORE RESET"
+    grep -q 'AFTER RESET' "$OUT" && why "the guest ran on after the reset: $(grep -c 'AFTER RESET' "$OUT") lines"
+    finish i8042_reset
+fi
+
+if selected halt_forever; then
+    run_ember halt_forever /dev/null --kernel "$GUESTS/halt_forever.elf"
+    [ "$RC" -eq 0 ] || why "$(status_text) (want 0 once every vCPU halted with interrupts off)"
+    expect_line "HALTING"
+    grep -q '^FAIL' "$OUT" && why "guest said: $(grep -m1 '^FAIL' "$OUT")"
+    finish halt_forever
+fi
+
+if selected triple_fault; then
+    run_ember triple_fault /dev/null --kernel "$GUESTS/triple_fault.elf"
+    [ "$RC" -eq 0 ] || why "$(status_text) (want 0: a triple fault is a reboot); stderr: $(tail_of "$ERR")"
+    expect_line "TRIPLE FAULT NOW"
+    grep -q '^FAIL' "$OUT" && why "guest said: $(grep -m1 '^FAIL' "$OUT")"
+    finish triple_fault
+fi
+
+# ---------------------------------------------------------------------------------------
+# Bad input: Ember must refuse with one line on stderr, a non-zero status < 128, in time.
+
+# bad_case NAME REGEX ARGS... : REGEX (grep -Ei) must match the stderr line.
+bad_case() {
+    local name=$1 re=$2
+    shift 2
+    selected "$name" || return 0
+    run_ember "$name" /dev/null "$@"
+    if [ "$RC" -eq 0 ]; then
+        why "exit status 0 (want non-zero)"
+    elif [ "$RC" -ge 124 ]; then
+        why "$(status_text) (want a clean non-zero exit)"
+    fi
+    local lines
+    lines=$(wc -l <"$ERR")
+    if [ "$lines" -ne 1 ]; then
+        why "stderr has $lines lines (want exactly 1): $(tail_of "$ERR" 4)"
+    elif ! grep -Eqi -- "$re" "$ERR"; then
+        why "stderr '$(head -c 200 "$ERR")' does not mention /$re/"
+    fi
+    if grep -q '^SUCCESS' "$OUT"; then
+        why "the guest ran"
+    fi
+    finish "$name"
+}
+
+mkdir -p "$TMP/bad"
+B=$TMP/bad
+head -c 65536 /dev/urandom >"$B/garbage.bin"
+printf 'not a kernel\n' >"$B/text.img"
+head -c 40 "$GUESTS/bootinfo.elf" >"$B/elf-header-cut.elf"
+head -c $((0x1800)) "$GUESTS/bootinfo.elf" >"$B/elf-segment-cut.elf"
+head -c $((0x300)) "$GUESTS/bootinfo.bzImage" >"$B/bz-setup-cut.bzImage"
+head -c $((1024 + 0x100)) "$GUESTS/bootinfo.bzImage" >"$B/bz-payload-cut.bzImage"
+truncate -s 256M "$B/huge-initrd.img"
+: >"$B/empty.img"
+CMD400=$(printf 'y%.0s' $(seq 1 400))
+CMD248=$(printf 'z%.0s' $(seq 1 248))
+
+bad_case bad-missing-kernel    'no-such-kernel'      --kernel "$B/no-such-kernel.elf"
+bad_case bad-empty-kernel      'empty\.img'          --kernel "$B/empty.img"
+bad_case bad-garbage-kernel    'garbage\.bin'        --kernel "$B/garbage.bin"
+bad_case bad-text-kernel       'text\.img'           --kernel "$B/text.img"
+bad_case bad-elf-header-cut    'elf-header-cut'      --kernel "$B/elf-header-cut.elf"
+bad_case bad-elf-segment-cut   'elf-segment-cut'     --kernel "$B/elf-segment-cut.elf"
+bad_case bad-bz-setup-cut      'bz-setup-cut'        --kernel "$B/bz-setup-cut.bzImage"
+bad_case bad-bz-payload-cut    'bz-payload-cut'      --kernel "$B/bz-payload-cut.bzImage"
+bad_case bad-missing-initrd    'no-such-initrd'      --kernel "$GUESTS/bootinfo.elf" --initrd "$B/no-such-initrd.img"
+bad_case bad-initrd-too-big    'initrd|huge-initrd'  --kernel "$GUESTS/bootinfo.elf" --initrd "$B/huge-initrd.img"
+bad_case bad-cmdline-too-long  'cmdline|command.line' --kernel "$GUESTS/bootinfo.bzImage" --cmdline "$CMD400"
+bad_case bad-cmdline-256       'cmdline|command.line' --kernel "$GUESTS/bootinfo.bzImage" --cmdline "$CMD248"
+bad_case bad-memory-0          'memory'              --kernel "$GUESTS/bootinfo.elf" --memory 0
+bad_case bad-memory-huge       'memory'              --kernel "$GUESTS/bootinfo.elf" --memory 1000000000
+bad_case bad-memory-text       'memory'              --kernel "$GUESTS/bootinfo.elf" --memory lots
+bad_case bad-vcpus-0           'vcpus'               --kernel "$GUESTS/bootinfo.elf" --vcpus 0
+bad_case bad-vcpus-100000      'vcpus'               --kernel "$GUESTS/bootinfo.elf" --vcpus 100000
+bad_case bad-no-kernel         'kernel'
+bad_case bad-unknown-option    'bogus'               --kernel "$GUESTS/bootinfo.elf" --bogus 1
+
+# ---------------------------------------------------------------------------------------
+T1=$(date +%s%N)
+echo "kvm tier took $(( (T1 - T0) / 1000000 )) ms"
+echo "kvm: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,308 @@
+#!/bin/sh
+# Tier-3 cases, run inside the nested test host by outer-init.sh:
+#   sh /nested/cases.sh CASE
+# busybox sh. Each case boots the inner guest one or more times with the inner
+# VMM (Ember, or QEMU microvm as the reference: nested.vmm=ember|qemu on the
+# outer kernel command line), checks what the inner /init printed, and ends
+# with exactly one line "CASE-RESULT PASS" or "CASE-RESULT FAIL: <reasons>",
+# which run.sh reads from the outer serial console.
+#
+# Every inner run is wrapped in tstamp (time zero = VMM process start, each
+# output line prefixed "[t+MS] ", a hard timeout) and delimited on the console
+# by "RUN-BEGIN <name> ..." / "RUN-END <name>" so run.sh can show the console
+# output of a failed run. The run's output is also kept in /tmp/<name>.log for
+# the checks below.
+
+set -u
+PATH=/bin:/sbin
+
+param() {
+    for arg in $(cat /proc/cmdline); do
+        case "$arg" in "$1"=*) echo "${arg#*=}"; return ;; esac
+    done
+}
+
+VMM=$(param nested.vmm); VMM=${VMM:-ember}
+RUN_TIMEOUT=$(param nested.run_timeout); RUN_TIMEOUT=${RUN_TIMEOUT:-240}
+# Bound for "the VMM ends after the guest asked it to" (reboot, poweroff,
+# halt, panic, SIGTERM): generous for TCG, far below RUN_TIMEOUT.
+EXIT_BOUND_MS=$(param nested.exit_bound_ms); EXIT_BOUND_MS=${EXIT_BOUND_MS:-60000}
+COMPARE_RUNS=$(param nested.compare_runs); COMPARE_RUNS=${COMPARE_RUNS:-3}
+INITRD=/nested/inner.cpio
+PAYLOAD_SHA=$(cat /nested/inner.cpio.sha256)
+# Ember's default command line; the cases that pass --cmdline start from it.
+BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
+MARKER=ember.marker=xyz123
+
+# QEMU microvm as the reference inner VMM. The isa-serial, pit, pic and rtc
+# defaults stay on (a Linux guest probes them; see README for measurements);
+# the firmware is microvm's default (qboot), which loads a bzImage and, via its
+# PVH option ROM, an ELF vmlinux. pci=off mirrors what Ember appends.
+QEMU_MACHINE=${QEMU_MACHINE:-microvm}
+
+FAILS=""
+fail() { FAILS="${FAILS:+$FAILS; }$*"; echo "CHECK-FAIL $*"; }
+info() { echo "CASE-INFO $*"; }
+
+# inner_run NAME VMM : boots the inner guest once.
+# Reads KERNEL, MEM, CPUS (empty: VMM default), CMDLINE (unset: VMM default),
+# STDIN (default /dev/null) and TSTAMP_OPTS (extra tstamp options).
+inner_run() {
+    name=$1 kind=$2
+    log=/tmp/$name.log
+    if [ "$kind" = ember ]; then
+        set -- ember run --kernel "$KERNEL" --initrd "$INITRD"
+        [ -n "${MEM:-}" ] && set -- "$@" --memory "$MEM"
+        [ -n "${CPUS:-}" ] && set -- "$@" --vcpus "$CPUS"
+        [ -n "${CMDLINE+set}" ] && set -- "$@" --cmdline "$CMDLINE"
+    else
+        # Same guest as Ember's defaults would give: 1 vCPU, 128 MiB, Ember's
+        # default command line, plus the pci=off that Ember appends.
+        set -- qemu-system-x86_64 -M "$QEMU_MACHINE" -enable-kvm -cpu host \
+            -m "${MEM:-128}" -smp "${CPUS:-1}" \
+            -kernel "$KERNEL" -initrd "$INITRD" \
+            -append "${CMDLINE-$BASE_CMDLINE} pci=off" \
+            -L /usr/share/qemu -nodefaults -no-user-config -display none -no-reboot \
+            -chardev stdio,id=con,signal=off -serial chardev:con
+    fi
+    echo "RUN-BEGIN $name vmm=$kind kernel=$KERNEL mem=${MEM:-default} vcpus=${CPUS:-default}"
+    echo "RUN-CMD $*"
+    # tee: the output goes live to the console (run.sh keeps it) and to the
+    # log the checks read. The exit status is in tstamp's TSTAMP-EXIT line.
+    # shellcheck disable=SC2086  # TSTAMP_OPTS is a word list
+    tstamp -t "$RUN_TIMEOUT" ${TSTAMP_OPTS:-} -- "$@" < "${STDIN:-/dev/null}" 2>&1 | tee "$log"
+    echo "RUN-END $name"
+}
+
+# --- Reading a run's log -----------------------------------------------------
+
+# First value after "KEY " in the run's log (the rest of that line).
+val() { sed -n "s/.*$2 \(.*\)/\1/p" "/tmp/$1.log" | head -n1 | tr -d '\r'; }
+# Milliseconds (tstamp time) of the first line containing TEXT.
+ms_of() { sed -n "s/^\[t+\([0-9]*\)\] .*$2.*/\1/p" "/tmp/$1.log" | head -n1; }
+# The inner guest's /proc/uptime when /init started.
+uptime_of() { sed -n 's/.*INNER-INIT uptime=\([0-9.]*\).*/\1/p' "/tmp/$1.log" | head -n1; }
+# Exit status of the run: a number, "signal=N", or empty (no exit line).
+status_of() { val "$1" TSTAMP-EXIT | sed -n 's/^status=//p'; }
+
+# Checks common to every boot: the VMM did not time out, init was reached,
+# and (when a marker was passed) the command line and initrd arrived.
+check_booted() {
+    run=$1
+    if grep -q TSTAMP-TIMEOUT "/tmp/$run.log"; then
+        fail "$run: timed out after ${RUN_TIMEOUT}s"
+    fi
+    if ! grep -q 'INNER-INIT uptime=' "/tmp/$run.log"; then
+        fail "$run: inner /init not reached (status $(status_of "$run"))"
+        return 1
+    fi
+    info "$run init_ms=$(ms_of "$run" 'INNER-INIT uptime=') guest_uptime=$(uptime_of "$run")"
+    sha=$(val "$run" INNER-INITRD-OK | sed 's/^sha256=//')
+    [ "$sha" = "$PAYLOAD_SHA" ] || fail "$run: initrd payload sha256 '${sha:-none}' != $PAYLOAD_SHA"
+    return 0
+}
+
+check_marker() {
+    case " $(val "$1" INNER-CMDLINE) " in
+        *" $MARKER "*) ;;
+        *) fail "$1: $MARKER missing from /proc/cmdline: $(val "$1" INNER-CMDLINE)" ;;
+    esac
+}
+
+# The VMM exited with status 0 within EXIT_BOUND_MS of the guest's last action.
+check_clean_exit() {
+    run=$1 from=$2
+    st=$(status_of "$run")
+    [ "$st" = 0 ] || fail "$run: exit status '${st:-none}', want 0"
+    t0=$(ms_of "$run" "$from"); t1=$(ms_of "$run" TSTAMP-EXIT)
+    if [ -n "$t0" ] && [ -n "$t1" ]; then
+        info "$run exit_after_ms=$((t1 - t0)) (from '$from')"
+        [ $((t1 - t0)) -le "$EXIT_BOUND_MS" ] ||
+            fail "$run: exited $((t1 - t0)) ms after '$from' (bound $EXIT_BOUND_MS)"
+    else
+        fail "$run: no '$from' line or no exit"
+    fi
+}
+
+# --- Cases -------------------------------------------------------------------
+
+case_preflight() {
+    # Proves the host side's assumptions: /dev/kvm works, the VMMs start.
+    if [ "$VMM" = ember ]; then
+        v=$(ember --version 2>&1) || fail "ember --version failed: $v"
+    else
+        v=$(qemu-system-x86_64 -version 2>&1 | head -n1) || fail "qemu -version failed: $v"
+    fi
+    info "vmm=$VMM version: $v"
+    info "outer dmesg: $(dmesg | grep -m1 -i 'nested paging')"
+}
+
+# Boot with no options but the kernel and initrd: Ember's defaults apply.
+case_boot_defaults() {
+    KERNEL=/nested/bzImage; MEM=; CPUS=; unset CMDLINE
+    inner_run defaults "$VMM"
+    check_booted defaults || return
+    cl=" $(val defaults INNER-CMDLINE) "
+    for want in console=ttyS0 reboot=k panic=1 pci=off; do
+        case "$cl" in *" $want "*) ;; *) fail "defaults: '$want' not in /proc/cmdline:$cl" ;; esac
+    done
+    [ "$(val defaults INNER-NPROC)" = 1 ] || fail "defaults: $(val defaults INNER-NPROC) CPUs, want 1"
+    mt=$(val defaults INNER-MEMTOTAL)
+    info "defaults MemTotal=${mt}kB"
+    # 128 MiB of RAM leave roughly 90-125 MiB to MemTotal (kernel, initrd...).
+    [ "${mt:-0}" -gt $((80 * 1024)) ] && [ "${mt:-0}" -le $((128 * 1024)) ] ||
+        fail "defaults: MemTotal ${mt:-?} kB not plausible for 128 MiB"
+    check_clean_exit defaults 'INNER-ACTION reboot'
+}
+
+boot_kernel_case() {
+    run=$1; KERNEL=$2; MEM=256; CPUS=1
+    CMDLINE="$BASE_CMDLINE $MARKER ember.action=poweroff"
+    inner_run "$run" "$VMM"
+    check_booted "$run" || return
+    check_marker "$run"
+    check_clean_exit "$run" 'INNER-ACTION poweroff'
+}
+case_boot_bzimage() { boot_kernel_case bzimage /nested/bzImage; }
+case_boot_vmlinux() { boot_kernel_case vmlinux /nested/vmlinux; }
+
+vcpus_case() {
+    n=$1; run=vcpus$1; KERNEL=/nested/bzImage; MEM=256; CPUS=$n
+    CMDLINE="$BASE_CMDLINE $MARKER ember.action=reboot"
+    inner_run "$run" "$VMM"
+    check_booted "$run" || return
+    got=$(val "$run" INNER-NPROC)
+    [ "$got" = "$n" ] || fail "$run: guest sees ${got:-?} processors, want $n"
+    check_clean_exit "$run" 'INNER-ACTION reboot'
+}
+case_vcpus_1() { vcpus_case 1; }
+case_vcpus_2() { vcpus_case 2; }
+case_vcpus_4() { vcpus_case 4; }
+
+# MemTotal with the VMM under test vs QEMU microvm with the same -m, same
+# kernel, same initrd, same command line, inside this same host: within 1%.
+mem_case() {
+    mib=$1; KERNEL=/nested/bzImage; MEM=$mib; CPUS=1
+    CMDLINE="$BASE_CMDLINE $MARKER ember.action=poweroff"
+    inner_run "mem$mib" "$VMM"
+    inner_run "mem$mib-ref" qemu
+    check_booted "mem$mib" || return
+    check_clean_exit "mem$mib" 'INNER-ACTION poweroff'
+    got=$(val "mem$mib" INNER-MEMTOTAL); e820=$(val "mem$mib" INNER-E820-RAM)
+    info "mem$mib MemTotal=${got}kB e820_usable=$((e820 / 1024))kB requested=$((mib * 1024))kB"
+    if check_booted "mem$mib-ref"; then
+        ref=$(val "mem$mib-ref" INNER-MEMTOTAL); refe=$(val "mem$mib-ref" INNER-E820-RAM)
+        info "mem$mib-ref MemTotal=${ref}kB e820_usable=$((refe / 1024))kB"
+        diff=$((got - ref)); [ "$diff" -lt 0 ] && diff=$((-diff))
+        info "mem$mib MemTotal differs from the reference by ${diff} kB ($((diff * 10000 / ref)) bp)"
+        [ $((diff * 100)) -le "$ref" ] ||
+            fail "mem$mib: MemTotal $got kB vs reference $ref kB (more than 1% apart)"
+    else
+        # No reference: compare with the RAM the guest was handed (e820).
+        info "mem$mib: no reference boot; comparing MemTotal with e820 RAM"
+        fail "mem$mib: reference QEMU boot failed"
+    fi
+}
+case_mem_128() { mem_case 128; }
+case_mem_3070() { mem_case 3070; }
+case_mem_3072() { mem_case 3072; }
+case_mem_3200() { mem_case 3200; }
+case_mem_5120() { mem_case 5120; }
+
+exit_case() {
+    action=$1; run=exit-$1; KERNEL=/nested/bzImage; MEM=256; CPUS=${2:-1}
+    CMDLINE="$BASE_CMDLINE $MARKER ember.action=$action"
+    inner_run "$run" "$VMM"
+    check_booted "$run" || return
+    check_clean_exit "$run" "INNER-ACTION $action"
+}
+case_exit_reboot() { exit_case reboot; }
+case_exit_poweroff() { exit_case poweroff; }
+case_exit_halt() { exit_case halt; }
+# Halt with 2 vCPUs: every vCPU must be seen halted for good.
+case_exit_halt_smp() { exit_case halt 2; }
+
+panic_case() {
+    action=$1; run=panic-$1; KERNEL=/nested/bzImage; MEM=256; CPUS=1
+    CMDLINE="$BASE_CMDLINE $MARKER ember.action=$action"
+    inner_run "$run" "$VMM"
+    check_booted "$run" || return
+    grep -q 'Kernel panic' "/tmp/$run.log" || fail "$run: no 'Kernel panic' on the console"
+    # panic=1 reboots one second after the panic; reboot ends the VM (status 0).
+    check_clean_exit "$run" "INNER-ACTION $action"
+}
+case_panic_sysrq() { panic_case panic; }
+case_panic_init_exit() { panic_case exit; }
+
+# A signal to the VMM while the guest idles stops it within the bound, and the
+# terminal on its stdin (the outer serial port, a real tty) is restored.
+signal_case() {
+    sig=$1; run=signal-$1; KERNEL=/nested/bzImage; MEM=256; CPUS=1
+    CMDLINE="$BASE_CMDLINE $MARKER ember.action=wait"
+    tty=/dev/ttyS0
+    before=$(stty -g < $tty)
+    STDIN=$tty TSTAMP_OPTS="-w INNER-WAITING -d 2000 -s $sig" inner_run "$run" "$VMM"
+    after=$(stty -g < $tty)
+    stty "$before" < $tty  # repair, whatever happened
+    check_booted "$run" || return
+    grep -q TSTAMP-SIGNAL "/tmp/$run.log" || { fail "$run: guest never reached INNER-WAITING"; return; }
+    t0=$(ms_of "$run" TSTAMP-SIGNAL); t1=$(ms_of "$run" TSTAMP-EXIT)
+    info "$run status=$(status_of "$run") exit_after_signal_ms=$((t1 - t0))"
+    [ $((t1 - t0)) -le "$EXIT_BOUND_MS" ] || fail "$run: exited $((t1 - t0)) ms after SIG$sig"
+    case "$(status_of "$run")" in
+        signal=*) fail "$run: killed by the signal (status $(status_of "$run")), not a clean stop" ;;
+    esac
+    [ "$before" = "$after" ] || fail "$run: terminal not restored: stty -g '$before' -> '$after'"
+}
+case_signal_term() { signal_case TERM; }
+case_signal_int() { signal_case INT; }
+
+# Boot timing, Ember vs QEMU microvm, same guest: prints COMPARE lines.
+case_compare() {
+    KERNEL=/nested/bzImage; MEM=256; CPUS=1
+    CMDLINE="$BASE_CMDLINE ember.action=poweroff"
+    i=1
+    while [ "$i" -le "$COMPARE_RUNS" ]; do
+        for kind in ember qemu; do
+            run=cmp-$kind-$i
+            inner_run "$run" "$kind"
+            if check_booted "$run"; then
+                echo "COMPARE vmm=$kind run=$i init_ms=$(ms_of "$run" 'INNER-INIT uptime=')" \
+                    "uptime=$(uptime_of "$run")" \
+                    "exit_ms=$(ms_of "$run" TSTAMP-EXIT) status=$(status_of "$run")"
+            fi
+        done
+        i=$((i + 1))
+    done
+}
+
+# Interactive: the inner serial console on this host's console (the user's
+# terminal through the outer QEMU). No tstamp, no timeout.
+case_demo() {
+    KERNEL=/nested/bzImage
+    cmdline="$BASE_CMDLINE ember.action=shell"
+    echo "Starting the inner VM: $VMM, $KERNEL, 256 MiB, 1 vCPU"
+    if [ "$VMM" = ember ]; then
+        ember run --kernel "$KERNEL" --initrd "$INITRD" --memory 256 --cmdline "$cmdline" \
+            < /dev/ttyS0 > /dev/ttyS0 2>&1
+    else
+        qemu-system-x86_64 -M "$QEMU_MACHINE" -enable-kvm -cpu host -m 256 \
+            -kernel "$KERNEL" -initrd "$INITRD" -append "$cmdline pci=off" \
+            -L /usr/share/qemu -nodefaults -no-user-config -display none -no-reboot \
+            -chardev stdio,id=con,signal=off -serial chardev:con < /dev/ttyS0 > /dev/ttyS0 2>&1
+    fi
+    echo "Inner VMM exited with status $?; powering off the nested test host."
+}
+
+c=$(echo "$1" | tr '-' '_')
+echo "CASE-BEGIN $1 vmm=$VMM"
+if ! command -v "case_$c" >/dev/null 2>&1; then
+    echo "CASE-RESULT FAIL: unknown case $1"
+    exit 0
+fi
+"case_$c"
+if [ -z "$FAILS" ]; then
+    echo "CASE-RESULT PASS"
+else
+    echo "CASE-RESULT FAIL: $FAILS"
+fi

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Ember tier-3 tests: Debian's stock kernel on real KVM inside the nested test
+# host (QEMU TCG emulating an AMD CPU with SVM+NPT, kvm-amd loaded inside).
+# This machine's own /dev/kvm (kvm_pvm) cannot boot a stock Linux kernel.
+#
+#   tests/nested/run.sh check     run every case; "nested: N passed, M failed"
+#   tests/nested/run.sh demo      interactive shell in a Linux guest under Ember
+#   tests/nested/run.sh compare   boot timing, Ember vs QEMU microvm (Markdown)
+#
+# See tests/nested/README.md for the design, the cases and the variables.
+
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=kernel.sh
+. "$NESTED_DIR/kernel.sh"
+
+# --- Settings (environment) ---------------------------------------------------
+
+# The Ember binary: relative paths are taken from the current directory, then
+# from the repository root (the Makefile passes build/ember).
+EMBER=${EMBER:-build/ember}
+if [[ $EMBER != /* ]]; then
+    if [ -e "$EMBER" ]; then EMBER=$(pwd)/$EMBER; else EMBER=$REPO_ROOT/$EMBER; fi
+fi
+# Inner VMM for the cases: ember, or qemu (QEMU microvm, to check the harness).
+NESTED_VMM=${NESTED_VMM:-ember}
+# Seconds one inner boot may take inside the nested host before it is killed.
+NESTED_RUN_TIMEOUT=${NESTED_RUN_TIMEOUT:-240}
+# Seconds one outer boot (one case) may take before the outer QEMU is killed;
+# the inner timeouts normally fire long before (a case has at most two runs).
+NESTED_CASE_TIMEOUT=${NESTED_CASE_TIMEOUT:-$((2 * NESTED_RUN_TIMEOUT + 180))}
+# Milliseconds the inner VMM may take to exit after reboot/poweroff/halt/panic/signal.
+NESTED_EXIT_BOUND_MS=${NESTED_EXIT_BOUND_MS:-60000}
+# Runs per VMM for `compare`.
+NESTED_COMPARE_RUNS=${NESTED_COMPARE_RUNS:-3}
+# Space-separated subset of cases for `check` (default: all).
+NESTED_CASES=${NESTED_CASES:-}
+# Build products and console logs (emptied at the start of each run).
+NESTED_WORK=${NESTED_WORK:-${TMPDIR:-/tmp}/ember-nested}
+# Set to 1 to stream the outer console to stderr while a case runs.
+NESTED_VERBOSE=${NESTED_VERBOSE:-0}
+
+# Cases, in order: name and the outer host's memory in MiB. One outer boot per
+# case keeps them independent; the memory cases above 3 GiB need a bigger host.
+CASES=(
+    preflight:2048
+    boot-defaults:4096
+    boot-bzimage:4096
+    boot-vmlinux:4096
+    vcpus-1:4096
+    vcpus-2:4096
+    vcpus-4:4096
+    mem-128:4096
+    mem-3070:8192
+    mem-3072:8192
+    mem-3200:8192
+    mem-5120:8192
+    exit-reboot:4096
+    exit-poweroff:4096
+    exit-halt:4096
+    exit-halt-smp:4096
+    panic-sysrq:4096
+    panic-init-exit:4096
+    signal-term:4096
+    signal-int:4096
+)
+
+did_not_run() {
+    echo "NESTED TIER DID NOT RUN: $*"
+    exit 2
+}
+
+# --- Preparation ----------------------------------------------------------------
+
+OUTER_KERNEL= OUTER_INITRD= INNER_INITRD= KERNEL_DIR=
+
+# Installs tools, fetches the kernel, builds tstamp and both initramfs images.
+# With WANT_EMBER=1 the Ember binary must exist and go into the outer host.
+prepare() {
+    local want_ember=$1 ember_bin=""
+    need_host_tools || did_not_run "cannot install the host tools (apt-get failed)"
+    command -v qemu-system-x86_64 >/dev/null || did_not_run "qemu-system-x86_64 missing and not installable"
+    # Subshell: kernel_fetch dies on error, which must become a loud message.
+    KERNEL_DIR=$(kernel_fetch >&2 && echo "$KERNEL_DIR") ||
+        did_not_run "cannot fetch Debian's kernel package (see messages above)"
+    if [ "$want_ember" = 1 ]; then
+        [ -x "$EMBER" ] || did_not_run "Ember binary $EMBER not found (build it: make)"
+        ember_bin=$EMBER
+    elif [ -x "$EMBER" ]; then
+        ember_bin=$EMBER
+    fi
+    rm -rf "$NESTED_WORK"
+    mkdir -p "$NESTED_WORK/logs"
+    log "building images in $NESTED_WORK"
+    build_tstamp "$NESTED_WORK/tstamp"
+    INNER_INITRD=$NESTED_WORK/inner.cpio
+    build_inner_initramfs "$INNER_INITRD"
+    OUTER_INITRD=$NESTED_WORK/outer.cpio
+    build_outer_initramfs "$OUTER_INITRD" "$KERNEL_DIR" "$INNER_INITRD" \
+        "$NESTED_WORK/tstamp" "$ember_bin"
+    OUTER_KERNEL=$KERNEL_DIR/vmlinuz
+    log "kernel $(cat "$KERNEL_DIR/version"); outer initramfs $(( $(stat -c %s "$OUTER_INITRD") / 1048576 )) MiB"
+}
+
+# The outer QEMU command line, minus the console wiring.
+# Args: MEM_MIB APPEND_EXTRA
+outer_qemu_cmd() {
+    OUTER_CMD=(qemu-system-x86_64 -accel tcg,thread=multi -M q35 -cpu qemu64,+svm,+npt
+        -m "$1" -smp 2 -kernel "$OUTER_KERNEL" -initrd "$OUTER_INITRD"
+        -append "console=ttyS0 panic=-1 quiet $2"
+        -no-user-config -no-reboot)
+}
+
+# Boots the outer host for one case; its console goes to LOG.
+# Args: CASE MEM_MIB LOG TIMEOUT_S [EXTRA_APPEND]
+outer_boot() {
+    local case=$1 mem=$2 logf=$3 tmo=$4 extra=${5:-} tailpid=""
+    outer_qemu_cmd "$mem" "nested.case=$case nested.vmm=$NESTED_VMM \
+nested.run_timeout=$NESTED_RUN_TIMEOUT nested.exit_bound_ms=$NESTED_EXIT_BOUND_MS $extra"
+    : > "$logf"
+    if [ "$NESTED_VERBOSE" = 1 ]; then
+        tail -f "$logf" >&2 &
+        tailpid=$!
+    fi
+    local rc=0
+    timeout -k 10 "$tmo" "${OUTER_CMD[@]}" -nodefaults -display none \
+        -serial "file:$logf" < /dev/null > "$logf.qemu" 2>&1 || rc=$?
+    [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
+    return "$rc"
+}
+
+# --- check -----------------------------------------------------------------------
+
+# Prints what a failed case needs for debugging: the failed checks and the
+# console output of the runs (bounded), plus where the full log is.
+show_failure() {
+    local logf=$1
+    grep -a 'CHECK-FAIL' "$logf" | sed 's/^/    /' || true
+    echo "    --- last 60 lines of the outer console ($logf) ---"
+    tail -n 60 "$logf" | tr -d '\r' | sed 's/^/    | /'
+}
+
+cmd_check() {
+    local want_ember=1
+    [ "$NESTED_VMM" = qemu ] && want_ember=0
+    prepare "$want_ember"
+    local selected=() spec name
+    for spec in "${CASES[@]}"; do
+        name=${spec%%:*}
+        if [ -z "$NESTED_CASES" ] || [[ " $NESTED_CASES " == *" $name "* ]]; then
+            selected+=("$spec")
+        fi
+    done
+    [ ${#selected[@]} -gt 0 ] || did_not_run "NESTED_CASES='$NESTED_CASES' selects no case"
+
+    echo "nested: inner VMM: $NESTED_VMM$([ "$NESTED_VMM" = ember ] && echo " ($EMBER)"); kernel $(cat "$KERNEL_DIR/version")"
+    local passed=0 failed=0 start total_start mem logf rc result reason dur summary=()
+    total_start=$(now_ms)
+    for spec in "${selected[@]}"; do
+        name=${spec%%:*}
+        mem=${spec#*:}
+        logf=$NESTED_WORK/logs/$name.log
+        start=$(now_ms)
+        rc=0
+        outer_boot "$name" "$mem" "$logf" "$NESTED_CASE_TIMEOUT" || rc=$?
+        dur=$(( ($(now_ms) - start) / 1000 ))
+        if grep -aq 'OUTER-NO-KVM' "$logf"; then
+            grep -a -A20 OUTER-NO-KVM "$logf" | sed 's/^/    /'
+            did_not_run "no /dev/kvm inside the nested test host (kvm-amd did not load)"
+        fi
+        result=$(grep -a 'CASE-RESULT' "$logf" | tail -n1 | tr -d '\r' || true)
+        if [ -z "$result" ] && ! grep -aq 'OUTER-KVM-OK' "$logf" && [ "$rc" != 124 ]; then
+            sed 's/^/    /' "$logf.qemu" "$logf" | tail -n 30
+            did_not_run "the nested test host did not boot (outer QEMU exit $rc)"
+        fi
+        if [ "$result" = "CASE-RESULT PASS" ]; then
+            echo "PASS $name  [${dur} s]"
+            passed=$((passed + 1))
+        else
+            if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+                reason="outer host timed out after ${NESTED_CASE_TIMEOUT} s"
+            elif [ -n "$result" ]; then
+                reason=${result#CASE-RESULT FAIL: }
+            else
+                reason="no result from the nested test host (outer QEMU exit $rc)"
+            fi
+            echo "FAIL $name: $reason  [${dur} s]"
+            show_failure "$logf"
+            failed=$((failed + 1))
+        fi
+        grep -a 'CASE-INFO' "$logf" | tr -d '\r' | sed 's/^CASE-INFO /    /' || true
+        summary+=("$name ${dur}s")
+    done
+    echo "nested: durations: ${summary[*]}; total $(( ($(now_ms) - total_start) / 1000 )) s; logs in $NESTED_WORK/logs"
+    echo "nested: $passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
+# --- demo ------------------------------------------------------------------------
+
+host_kvm_boots_linux() {
+    # kvm_pvm (this machine's nested software KVM) cannot boot stock Linux.
+    [ -c /dev/kvm ] || return 1
+    [ -d /sys/module/kvm_pvm ] && return 1
+    grep -qs '^kvm_pvm ' /proc/modules && return 1
+    return 0
+}
+
+cmd_demo() {
+    local cmdline="console=ttyS0 reboot=k panic=1 ember.action=shell"
+    if [ "$NESTED_VMM" = ember ] && host_kvm_boots_linux; then
+        prepare 1
+        echo "Booting Debian's kernel under Ember directly on this machine's KVM."
+        echo "In the guest shell, 'poweroff -f' ends Ember."
+        exec "$EMBER" run --kernel "$OUTER_KERNEL" --initrd "$INNER_INITRD" \
+            --memory 256 --cmdline "$cmdline"
+    fi
+    local want_ember=1
+    [ "$NESTED_VMM" = qemu ] && want_ember=0
+    prepare "$want_ember"
+    cat <<EOF
+================================================================================
+This machine's /dev/kvm (kvm_pvm, a nested software KVM) cannot boot a stock
+Linux kernel, so the demo runs inside the nested test host: QEMU (TCG, emulated
+AMD CPU with SVM) boots Debian's kernel with kvm-amd, and inside it
+'$NESTED_VMM run' boots the same kernel as the guest. Everything is emulated:
+the outer host needs ~5 s, the inner Linux ~20-30 s to reach its shell.
+
+  'poweroff -f' in the inner shell (prompt 'inner# ') ends the inner VM, then the
+  nested test host powers off. Ctrl-A X quits the outer QEMU at any time.
+================================================================================
+EOF
+    outer_qemu_cmd 4096 "nested.case=demo nested.vmm=$NESTED_VMM"
+    # -nographic: the outer serial port and QEMU's monitor share this terminal
+    # (Ctrl-A X, Ctrl-A C); the outer /dev/ttyS0 is the inner VMM's stdin/stdout.
+    exec "${OUTER_CMD[@]}" -nographic
+}
+
+# --- compare -----------------------------------------------------------------------
+
+median() { sort -n | awk '{v[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+
+cmd_compare() {
+    prepare 1
+    local logf=$NESTED_WORK/logs/compare.log n=$NESTED_COMPARE_RUNS
+    local tmo=$((n * 2 * NESTED_RUN_TIMEOUT + 180)) rc=0
+    echo "nested: compare, $n runs each, Ember ($EMBER) vs QEMU microvm, 1 vCPU, 256 MiB, bzImage"
+    outer_boot compare 4096 "$logf" "$tmo" "nested.compare_runs=$n" || rc=$?
+    grep -aq 'OUTER-KVM-OK' "$logf" || did_not_run "the nested test host did not come up (exit $rc)"
+    grep -a '^COMPARE ' "$logf" | tr -d '\r' > "$NESTED_WORK/compare.txt" || true
+    sed 's/^/    /' "$NESTED_WORK/compare.txt"
+    local kind field
+    declare -A med
+    for kind in ember qemu; do
+        for field in init_ms uptime exit_ms; do
+            med[$kind.$field]=$(grep " vmm=$kind " "$NESTED_WORK/compare.txt" |
+                sed -n "s/.* $field=\([0-9.]*\).*/\1/p" | median)
+        done
+        med[$kind.n]=$(grep -c " vmm=$kind " "$NESTED_WORK/compare.txt" || true)
+    done
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+    cat <<EOF
+
+| median of runs (Ember: ${med[ember.n]}, QEMU: ${med[qemu.n]}) | Ember | QEMU microvm | Ember/QEMU |
+| --- | ---: | ---: | ---: |
+| VMM process start to inner /init (ms) | ${med[ember.init_ms]} | ${med[qemu.init_ms]} | $(ratio "${med[ember.init_ms]}" "${med[qemu.init_ms]}") |
+| inner guest uptime at /init (s) | ${med[ember.uptime]} | ${med[qemu.uptime]} | $(ratio "${med[ember.uptime]}" "${med[qemu.uptime]}") |
+| VMM process start to exit after poweroff -f (ms) | ${med[ember.exit_ms]} | ${med[qemu.exit_ms]} | $(ratio "${med[ember.exit_ms]}" "${med[qemu.exit_ms]}") |
+
+EOF
+    if [ "${med[ember.n]}" -lt "$n" ] || [ "${med[qemu.n]}" -lt "$n" ]; then
+        echo "compare: some boots did not reach /init; see $logf"
+        return 1
+    fi
+}
+
+case "${1:-}" in
+    check) cmd_check ;;
+    demo) cmd_demo ;;
+    compare) cmd_compare ;;
+    *) echo "usage: $0 check|demo|compare   (see tests/nested/README.md)" >&2; exit 2 ;;
+esac
