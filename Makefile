@@ -5,6 +5,7 @@
 #   make check-unit   tier 1: unit tests, no KVM
 #   make check-kvm    tier 2: direct KVM tests with the project's own small guests
 #   make check-asan   tiers 1 and 2 again under ASan+UBSan
+#   make check-fuzz   short libFuzzer runs over every parser of untrusted input
 #   make check-nested tier 3: Debian's stock kernel on real KVM inside the nested test host
 #   make demo         boot a Linux guest to a shell (nested test host when host KVM cannot)
 
@@ -35,20 +36,22 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 UNIT_HARNESS := $(BUILD)/tests/unit/harness.o
 
-.PHONY: all clean check check-unit check-kvm check-asan check-nested demo guests bench
+.PHONY: all clean check check-unit check-kvm check-asan check-nested check-fuzz demo guests bench
 
 all: $(BUILD)/ember guests
 
 $(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libember.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(UNIT_HARNESS): tests/unit/harness.c
 	@mkdir -p $(dir $@)
@@ -59,6 +62,7 @@ $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(UNIT_HARNESS) $(BUILD)/libembe
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_HARNESS) $(BUILD)/libember.a $(LDLIBS)
 
 include guests/guests.mk
+-include tests/fuzz/fuzz.mk
 
 check-unit: $(UNIT_BINS)
 	@tests/unit/run.sh $(BUILD) $(UNIT_BINS)
@@ -67,15 +71,23 @@ check-kvm: $(BUILD)/ember guests
 	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
 
 check-asan:
-	$(MAKE) SAN=1 check-unit check-kvm
+	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm
 
 check-nested: $(BUILD)/ember
 	@EMBER=$(BUILD)/ember tests/nested/run.sh check
 
-check: check-unit check-kvm check-asan check-nested
+# Every tier, in order, even when one fails; the last line totals them.
+check:
+	@scripts/deps.sh test
+	@tests/run-all.sh
 
-demo: $(BUILD)/ember
+demo:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(BUILD)/ember
 	@EMBER=$(BUILD)/ember tests/nested/run.sh demo
+
+check-fuzz:
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 bench: $(BUILD)/ember guests
 	@echo "bench/: see issue 3 (not built yet)"; exit 1

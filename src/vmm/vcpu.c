@@ -214,6 +214,8 @@ int vcpu_start_all(struct vm *vm)
 
 void vcpu_kick_all(struct vm *vm)
 {
+	if (!vm->vcpus)
+		return;
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -227,6 +229,8 @@ void vcpu_kick_all(struct vm *vm)
 void vcpu_join_all(struct vm *vm)
 {
 	__atomic_store_n(&vm->stopping, 1, __ATOMIC_RELEASE);
+	if (!vm->vcpus)
+		return;
 	vcpu_kick_all(vm);
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].thread_started) {
