@@ -134,6 +134,46 @@ static void answer_probe(struct vcpu *v)
 	}
 }
 
+/* Parks this vCPU while a pause is requested. */
+static void park_if_paused(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (!__atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&vm->park_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->park_cond);
+	while (vm->pause_requested && !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&vm->park_cond, &vm->park_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->park_lock);
+}
+
+void vm_pause(struct vm *vm)
+{
+	unsigned int started = 0;
+
+	for (unsigned int i = 0; vm->vcpus && i < vm->nvcpus; i++)
+		started += vm->vcpus[i].thread_started ? 1u : 0u;
+	pthread_mutex_lock(&vm->park_lock);
+	__atomic_store_n(&vm->pause_requested, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->park_lock);
+	vcpu_kick_all(vm);
+	pthread_mutex_lock(&vm->park_lock);
+	while (vm->parked < started && !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&vm->park_cond, &vm->park_lock);
+	pthread_mutex_unlock(&vm->park_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->park_lock);
+	__atomic_store_n(&vm->pause_requested, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -145,6 +185,9 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	for (;;) {
+		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+			break;
+		park_if_paused(v);
 		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 			break;
 		answer_probe(v);
@@ -228,7 +271,10 @@ void vcpu_kick_all(struct vm *vm)
 
 void vcpu_join_all(struct vm *vm)
 {
+	pthread_mutex_lock(&vm->park_lock);
 	__atomic_store_n(&vm->stopping, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->park_cond);  /* wake parked vCPUs so they can leave */
+	pthread_mutex_unlock(&vm->park_lock);
 	if (!vm->vcpus)
 		return;
 	vcpu_kick_all(vm);

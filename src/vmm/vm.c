@@ -210,6 +210,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->irq_serial.fd = vm->irq_kbd.fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
+	pthread_mutex_init(&vm->park_lock, NULL);
+	pthread_cond_init(&vm->park_cond, NULL);
 
 	r = kvm_open(&vm->kvm, cfg->kvm_path);
 	if (r < 0)

@@ -74,6 +74,12 @@ struct vm {
 	unsigned int probe_acks;
 	unsigned int probe_halted;
 	unsigned int probe_all_halted_rounds;
+
+	/* Pause: vCPUs park outside KVM_RUN until resumed (vm_pause / vm_resume). */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	int pause_requested;
+	unsigned int parked;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
@@ -85,6 +91,11 @@ void vm_destroy(struct vm *vm);
 /* Asks the VM to stop; the first reason recorded wins. Safe from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Parks every vCPU outside KVM_RUN and returns once all are parked; the guest's state
+ * stays in KVM. vm_resume() lets them continue where they stopped. Main thread only. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 
 /* vCPU threads (vmm/vcpu.c). */
 int vcpu_start_all(struct vm *vm);
