@@ -3,9 +3,10 @@
 # CFLAGS (no sanitizers, no host ABI): they have their own flags below.
 #
 #   bootinfo.elf          ELF at 0x100000: boot_params/e820/cmdline/initrd/MP table report
-#   bootinfo.bzImage      same code as a bzImage (pref_address 0x1000000, cmdline_size 255,
-#                         initrd_addr_max 0x37ffffff, setup_sects 1)
-#   bootinfo-s0.bzImage   same, with setup_sects = 0 (means 4)
+#   bootinfo.bzImage      same code as a bzImage: relocatable, pref_address 0x1000000,
+#                         cmdline_size 255, initrd_addr_max 0x37ffffff, setup_sects 1
+#   bootinfo-s0.bzImage   same, not relocatable (loaded at 0x100000, moves itself to
+#                         0x1000000), setup_sects 0 (means 4), cmdline_size 2048
 #   uart_irq.elf          COM1 in interrupt mode via the IOAPIC, echoes stdin upper-cased
 #   smp.elf               INIT/SIPI/SIPI bring-up of every AP listed in the MP table
 #   i8042_reset.elf, halt_forever.elf, triple_fault.elf   the ways a guest ends
@@ -14,7 +15,7 @@ GUEST_CC   ?= gcc
 GUEST_OUT  := $(BUILD)/guests
 GUEST_OBJ  := $(GUEST_OUT)/obj
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-        -Wmissing-prototypes -Wno-address-of-packed-member -ffreestanding -fno-builtin \
+        -Wmissing-prototypes -Wno-address-of-packed-member -ffreestanding -fno-builtin -fno-strict-aliasing \
         -fno-pic -fno-pie -mcmodel=small -mno-red-zone -mgeneral-regs-only \
         -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
         -fcf-protection=none -fno-tree-loop-distribute-patterns -Iguests/common -MMD -MP
@@ -59,10 +60,10 @@ GUEST_ALL_OBJS := $(GUEST_COMMON_OBJS) $(GUEST_NAMES:%=$(GUEST_OBJ)/%.o) $(GUEST
 .SECONDARY: $(GUEST_ALL_OBJS)
 
 $(GUEST_OUT)/bootinfo.bzImage: $(GUEST_OUT)/bootinfo.bz.elf $(MKBZIMAGE)
-	$(MKBZIMAGE) --setup-sects 1 --cmdline-size 255 --initrd-max 0x37ffffff $< $@
+	$(MKBZIMAGE) --setup-sects 1 --cmdline-size 255 --initrd-max 0x37ffffff --relocatable 1 $< $@
 
 $(GUEST_OUT)/bootinfo-s0.bzImage: $(GUEST_OUT)/bootinfo.bz.elf $(MKBZIMAGE)
-	$(MKBZIMAGE) --setup-sects 0 --cmdline-size 2048 --initrd-max 0x7fffffff $< $@
+	$(MKBZIMAGE) --setup-sects 0 --cmdline-size 2048 --initrd-max 0x7fffffff --relocatable 0 $< $@
 
 $(MKBZIMAGE): guests/tools/mkbzimage.c
 	@mkdir -p $(dir $@)

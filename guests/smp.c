@@ -5,8 +5,8 @@
 #include "guest.h"
 
 #define TRAMP_BASE 0x10000u
-#define AP_MAX_ID 64
-#define AP_STACK_SIZE 8192
+#define AP_MAX_ID 256
+#define AP_STACK_SIZE 4096
 
 struct tramp_data {
     uint64_t cr3, stacks, stack_size, entry, maxid;

@@ -9,7 +9,7 @@
 
 #define UART_VECTOR 0x24
 #define TIMER_VECTOR 0x40
-#define WATCHDOG_MS 15000u
+#define WATCHDOG_MS 5000u
 
 #define RING 1024
 static volatile uint8_t txbuf[RING], rxbuf[RING];

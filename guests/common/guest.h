@@ -44,7 +44,7 @@ static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
 
 /* ---- what the entry code saw (start.S) ---- */
-extern uint64_t entry_rsi, entry_rsp, entry_rflags;
+extern uint64_t entry_addr, entry_rsi, entry_rsp, entry_rflags;
 extern uint16_t entry_cs, entry_ds, entry_es, entry_ss, entry_fs, entry_gs;
 extern char __image_start[], _start[], __bss_start[], _end[];
 

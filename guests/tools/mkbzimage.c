@@ -3,8 +3,13 @@
  * followed by the flat protected-mode image. Only what a 64-bit direct-boot loader reads
  * is meaningful; the 16-bit setup code is a stub that halts.
  *
+ * The protected-mode image is linked at pref_address. With --relocatable 1 the header says
+ * relocatable_kernel = 1 (a loader should load it at pref_address, aligned to
+ * kernel_alignment); otherwise a loader puts it at 0x100000 and the guest moves itself to
+ * pref_address, as a non-relocatable Linux kernel does (guests/common/start.S).
+ *
  * usage: mkbzimage [--setup-sects N] [--cmdline-size N] [--initrd-max ADDR]
- *                  [--version V] IN.elf OUT.bzImage */
+ *                  [--relocatable 0|1] [--version V] IN.elf OUT.bzImage */
 #include <elf.h>
 #include <errno.h>
 #include <stdint.h>
@@ -35,6 +40,7 @@ static unsigned long num(const char *s)
 int main(int argc, char **argv)
 {
     unsigned long setup_sects = 1, cmdline_size = 255, initrd_max = 0x7fffffff, version = 0x020f;
+    unsigned long relocatable = 0;
     int i = 1;
     for (; i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (!strcmp(argv[i], "--setup-sects"))
@@ -43,13 +49,15 @@ int main(int argc, char **argv)
             cmdline_size = num(argv[i + 1]);
         else if (!strcmp(argv[i], "--initrd-max"))
             initrd_max = num(argv[i + 1]);
+        else if (!strcmp(argv[i], "--relocatable"))
+            relocatable = num(argv[i + 1]);
         else if (!strcmp(argv[i], "--version"))
             version = num(argv[i + 1]);
         else
             die("unknown option", argv[i]);
     }
     if (argc - i != 2)
-        die("usage: mkbzimage [--setup-sects N] [--cmdline-size N] [--initrd-max A] [--version V] IN.elf OUT", NULL);
+        die("usage: mkbzimage [--setup-sects N] [--cmdline-size N] [--initrd-max A] [--relocatable 0|1] [--version V] IN.elf OUT", NULL);
     const char *in = argv[i], *out = argv[i + 1];
 
     FILE *f = fopen(in, "rb");
@@ -129,10 +137,10 @@ int main(int argc, char **argv)
     put16(setup + 0x20e, 0);                              /* kernel_version: none */
     setup[0x210] = 0;                                     /* type_of_loader: filled by loader */
     setup[0x211] = 0x01;                                  /* loadflags: LOADED_HIGH */
-    put32(setup + 0x214, (uint32_t)lo);                   /* code32_start */
+    put32(setup + 0x214, 0x100000);                       /* code32_start (the loader sets it) */
     put32(setup + 0x22c, (uint32_t)initrd_max);           /* initrd_addr_max */
     put32(setup + 0x230, 0x200000);                       /* kernel_alignment */
-    setup[0x234] = 0;                                     /* relocatable_kernel: no */
+    setup[0x234] = relocatable ? 1 : 0;                   /* relocatable_kernel */
     setup[0x235] = 21;                                    /* min_alignment: 2 MiB */
     put16(setup + 0x236, 0x0001);                         /* xloadflags: XLF_KERNEL_64 */
     put32(setup + 0x238, (uint32_t)cmdline_size);         /* cmdline_size */

@@ -185,7 +185,10 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	for (;;) {
-		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+		/* Once a stop is requested (by any vCPU's exit or the main thread) no vCPU
+		 * runs guest code again: a guest that asked for a reset must not go on. */
+		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_RUNNING)
 			break;
 		park_if_paused(v);
 		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))

@@ -24,6 +24,7 @@ struct loop {
 	int epfd, sigfd, timerfd;
 	int stdin_armed;   /* console_in is in the epoll set */
 	int stdin_open;    /* not at EOF */
+	int stdin_file;    /* a regular file: epoll refuses it, read when the FIFO has room */
 	unsigned int probe_outstanding;
 };
 
@@ -34,16 +35,26 @@ static int ep_add(int epfd, int fd, uint64_t tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+static void on_stdin(struct loop *l);
+
 static void stdin_arm(struct loop *l, int on)
 {
 	int fd = l->vm->cfg.console_in;
 
 	if (!l->stdin_open || on == l->stdin_armed)
 		return;
+	if (l->stdin_file)
+		return;
 	if (on) {
 		if (ep_add(l->epfd, fd, EV_STDIN) < 0) {
-			/* e.g. a regular file: epoll refuses it; feed it all now instead */
-			l->stdin_open = 0;
+			if (errno != EPERM) {
+				l->stdin_open = 0;
+				return;
+			}
+			/* A regular file is always readable and epoll refuses it: feed it as
+			 * the guest drains the FIFO (each drain wakes the main thread). */
+			l->stdin_file = 1;
+			on_stdin(l);
 			return;
 		}
 	} else {
@@ -220,6 +231,8 @@ int vm_run(struct vm *vm)
 				break;
 			case EV_WAKE:
 				drain(vm->wake_efd);
+				if (l.stdin_file && l.stdin_open)
+					on_stdin(&l);
 				stdin_arm(&l, 1);
 				probe_judge(&l);
 				break;

@@ -47,8 +47,10 @@ T0=$(date +%s%N)
 # ---------------------------------------------------------------------------------------
 # Running Ember
 
-# run_ember NAME STDIN_FILE ARGS... : runs "$EMBER run ARGS..." and sets
+# run_ember NAME STDIN ARGS... : runs "$EMBER run ARGS..." and sets
 #   RC (exit status), OUT (stdout file, CRs removed), ERR (stderr file), MS (wall ms).
+# STDIN is /dev/null, "pipe:FILE" (FILE's bytes through a pipe, as `printf ... | ember`)
+# or a file given directly as standard input.
 run_ember() {
     local name=$1 input=$2
     shift 2
@@ -56,7 +58,12 @@ run_ember() {
     ERR=$TMP/$name.err
     local t0 t1
     t0=$(date +%s%N)
-    timeout -k 5 "$TIMEOUT" "$EMBER" run "$@" <"$input" >"$OUT.raw" 2>"$ERR"
+    if [[ $input == pipe:* ]]; then
+        # shellcheck disable=SC2002 # the point is a pipe, not a file, on Ember's stdin
+        cat "${input#pipe:}" | timeout -k 5 "$TIMEOUT" "$EMBER" run "$@" >"$OUT.raw" 2>"$ERR"
+    else
+        timeout -k 5 "$TIMEOUT" "$EMBER" run "$@" <"$input" >"$OUT.raw" 2>"$ERR"
+    fi
     RC=$?
     t1=$(date +%s%N)
     MS=$(( (t1 - t0) / 1000000 ))
@@ -153,7 +160,16 @@ initrd_addr_expected() { # MiB initrd_addr_max size
 }
 
 file_size() { stat -c %s "$1"; }
-posix_cksum() { cksum <"$1" | cut -d' ' -f1; }
+# The initrd checksum guests/bootinfo.c prints (see initrd_checksum there).
+initrd_checksum() {
+    local size pad
+    size=$(file_size "$1")
+    pad=$(( (4 - size % 4) % 4 ))
+    { cat "$1"; head -c "$pad" /dev/zero; } | od -An -v -tu4 -w4 |
+        awk 'BEGIN { a = 1; b = 0; P = 4294967291 }
+             { a = (a + $1) % P; b = (b + a) % P }
+             END { printf "%.0f:%.0f\n", b, a }'
+}
 
 DEFAULT_CMDLINE='console=ttyS0 reboot=k panic=1'
 
@@ -161,14 +177,20 @@ DEFAULT_CMDLINE='console=ttyS0 reboot=k panic=1'
 INITRD=$TMP/initrd.bin
 head -c $((300 * 1024 + 123)) /dev/urandom >"$INITRD"
 INITRD_SIZE=$(file_size "$INITRD")
-INITRD_SUM=$(posix_cksum "$INITRD")
+INITRD_SUM=$(initrd_checksum "$INITRD")
 
 # ---------------------------------------------------------------------------------------
 # bootinfo
 
-# bootinfo_case NAME IMAGE LOADADDR INITRD_MAX MEM VCPUS CMDLINE(or -) WITH_INITRD(0/1)
+# bootinfo_case NAME IMAGE INITRD_MAX MEM VCPUS CMDLINE(or -) WITH_INITRD(0/1)
 bootinfo_case() {
-    local name=$1 image=$2 load=$3 imax=$4 mem=$5 vcpus=$6 cmdline=$7 with_initrd=$8
+    local name=$1 image=$2 imax=$3 mem=$4 vcpus=$5 cmdline=$6 with_initrd=$7
+    local load entered
+    case $image in
+    *.elf) load=0x100000 entered=0x100200 ;;              # ELF: p_paddr / e_entry
+    bootinfo.bzImage) load=0x1000000 entered=0x1000200 ;; # relocatable: at pref_address
+    *) load=0x1000000 entered=0x100200 ;;                 # not relocatable: at 0x100000
+    esac
     selected "$name" || return 0
     local args=(--kernel "$GUESTS/$image")
     [ "$mem" != - ] && args+=(--memory "$mem")
@@ -179,6 +201,7 @@ bootinfo_case() {
     expect_success
     local m=${mem/-/128} n=${vcpus/-/1}
     expect_line "LOADADDR $load"
+    expect_line "ENTERED $entered"
     if ! grep -Eq '^ENTRY cs=0x10 ds=0x18 es=0x18 ss=0x18 fs=0x18 gs=0x18 rflags=0x2 rsp=0x8ff0 rsi=0x[0-9a-f]+$' "$OUT"; then
         why "entry state: $(grep -m1 '^ENTRY' "$OUT" || echo none) (want cs=0x10 ds..gs=0x18 rflags=0x2 rsp=0x8ff0)"
     fi
@@ -207,39 +230,47 @@ ELF_MAX=0x7fffffff
 BZ_MAX=0x37ffffff # bootinfo.bzImage's initrd_addr_max (guests.mk)
 S0_MAX=0x7fffffff
 
-bootinfo_case bootinfo-elf-defaults        bootinfo.elf        0x100000  $ELF_MAX -    -  -  0
-bootinfo_case bootinfo-bzimage-defaults    bootinfo.bzImage    0x1000000 $BZ_MAX  -    -  -  0
+bootinfo_case bootinfo-elf-defaults        bootinfo.elf     $ELF_MAX -    -  -  0
+bootinfo_case bootinfo-bzimage-defaults    bootinfo.bzImage $BZ_MAX  -    -  -  0
 for mem in 128 1024 3072 3200; do
-    bootinfo_case "bootinfo-elf-${mem}m"     bootinfo.elf     0x100000  $ELF_MAX "$mem" - "root=/dev/vda ember.test=elf-$mem" 1
-    bootinfo_case "bootinfo-bzimage-${mem}m" bootinfo.bzImage 0x1000000 $BZ_MAX  "$mem" - "ember.test=bz-$mem quiet" 1
+    bootinfo_case "bootinfo-elf-${mem}m"     bootinfo.elf     $ELF_MAX "$mem" - "root=/dev/vda ember.test=elf-$mem" 1
+    bootinfo_case "bootinfo-bzimage-${mem}m" bootinfo.bzImage $BZ_MAX  "$mem" - "ember.test=bz-$mem quiet" 1
 done
-bootinfo_case bootinfo-bzimage-setup-sects-0 bootinfo-s0.bzImage 0x1000000 $S0_MAX 1024 - "setup_sects=0 means 4" 1
-bootinfo_case bootinfo-elf-4100m           bootinfo.elf        0x100000  $ELF_MAX 4100 - "above 4 GiB" 1
-bootinfo_case bootinfo-elf-3-vcpus         bootinfo.elf        0x100000  $ELF_MAX 64   3 - 0
+# Not relocatable, setup_sects 0 (= 4 sectors), initrd_addr_max 0x7fffffff.
+bootinfo_case bootinfo-bzimage-fixed-s0    bootinfo-s0.bzImage $S0_MAX 1024 - "setup_sects=0 means 4" 1
+bootinfo_case bootinfo-elf-4100m           bootinfo.elf     $ELF_MAX 4100 - "above 4 GiB" 1
+bootinfo_case bootinfo-elf-3-vcpus         bootinfo.elf     $ELF_MAX 64   3 - 0
+bootinfo_case bootinfo-elf-254-vcpus       bootinfo.elf     $ELF_MAX -  254 - 0
 # Command line exactly filling bootinfo.bzImage's cmdline_size (255): 247 + " pci=off" = 255.
 CMD247=$(printf 'x%.0s' $(seq 1 247))
-bootinfo_case bootinfo-bzimage-cmdline-255 bootinfo.bzImage    0x1000000 $BZ_MAX  -    -  "$CMD247" 0
+bootinfo_case bootinfo-bzimage-cmdline-255 bootinfo.bzImage $BZ_MAX  -    -  "$CMD247" 0
 
 # ---------------------------------------------------------------------------------------
 # uart_irq
 
-uart_case() { # NAME TEXT
-    local name=$1 text=$2
+uart_case() { # NAME HOW(pipe/file) TEXT
+    local name=$1 how=$2 text=$3
     selected "$name" || return 0
     printf '%s\n' "$text" >"$TMP/$name.in"
-    run_ember "$name" "$TMP/$name.in" --kernel "$GUESTS/uart_irq.elf"
+    if [ "$how" = pipe ]; then
+        run_ember "$name" "pipe:$TMP/$name.in" --kernel "$GUESTS/uart_irq.elf"
+    else
+        run_ember "$name" "$TMP/$name.in" --kernel "$GUESTS/uart_irq.elf"
+    fi
     expect_success
     expect_line "UART IRQ READY"
     expect_line "ECHO $(printf '%s' "$text" | tr '[:lower:]' '[:upper:]')"
     finish "$name"
 }
-uart_case uart_irq-short 'Hello, Ember 123'
-uart_case uart_irq-long "$(head -c 3000 /dev/urandom | tr -dc 'a-z0-9 ' | head -c 300)"
+uart_case uart_irq-short pipe 'Hello, Ember 123'
+uart_case uart_irq-long pipe "$(head -c 3000 /dev/urandom | tr -dc 'a-z0-9 ' | head -c 300)"
+# Standard input redirected from a regular file (which epoll cannot watch).
+uart_case uart_irq-file-stdin file "from a file"
 
 # ---------------------------------------------------------------------------------------
 # smp
 
-for n in 1 2 4; do
+for n in 1 2 4 16 254; do
     name=smp-$n
     selected "$name" || continue
     run_ember "$name" /dev/null --kernel "$GUESTS/smp.elf" --vcpus "$n"
@@ -336,6 +367,7 @@ bad_case bad-memory-0          'memory'              --kernel "$GUESTS/bootinfo.
 bad_case bad-memory-huge       'memory'              --kernel "$GUESTS/bootinfo.elf" --memory 1000000000
 bad_case bad-memory-text       'memory'              --kernel "$GUESTS/bootinfo.elf" --memory lots
 bad_case bad-vcpus-0           'vcpus'               --kernel "$GUESTS/bootinfo.elf" --vcpus 0
+bad_case bad-vcpus-255         'vcpus'               --kernel "$GUESTS/bootinfo.elf" --vcpus 255
 bad_case bad-vcpus-100000      'vcpus'               --kernel "$GUESTS/bootinfo.elf" --vcpus 100000
 bad_case bad-no-kernel         'kernel'
 bad_case bad-unknown-option    'bogus'               --kernel "$GUESTS/bootinfo.elf" --bogus 1

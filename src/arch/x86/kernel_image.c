@@ -273,12 +273,17 @@ int kernel_parse(struct image_src *src, struct kernel_image *out)
 		memcpy(&eh, head, sizeof(eh));
 		return elf_parse(src, &eh, out);
 	}
-	if (src->size >= sizeof(head)) {
+	if (src->size >= 0x206) {
 		struct setup_header h;
 
 		memcpy(&h, head + SETUP_HDR_OFFSET, sizeof(h));
-		if (h.boot_flag == BOOT_FLAG_MAGIC && h.header == SETUP_HDR_MAGIC)
+		if (h.boot_flag == BOOT_FLAG_MAGIC && h.header == SETUP_HDR_MAGIC) {
+			if (src->size < sizeof(head))
+				return err_set(-EIO, "%s: truncated image: a bzImage of only %llu bytes "
+					       "(its setup code alone needs more)", src->name,
+					       (unsigned long long)src->size);
 			return bzimage_parse(src, head, out);
+		}
 	}
 	return err_set(-ENOEXEC, "%s: not a kernel Ember can boot: neither an ELF vmlinux nor a "
 		       "bzImage", src->name);

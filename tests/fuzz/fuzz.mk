@@ -1,0 +1,56 @@
+# libFuzzer targets for the code that takes untrusted input: the kernel image parser and
+# loader, and the device models the guest drives. Included by the top-level Makefile
+# (or used as `make -f Makefile -f tests/fuzz/fuzz.mk TARGET`).
+#
+#   make fuzz-build   build-fuzz/fuzz_<target>, clang -fsanitize=fuzzer,address,undefined
+#   make fuzz-smoke   each target for FUZZ_SMOKE_SECONDS (default 20) from the seed corpus;
+#                     fails if any finds a crash, leak or timeout
+#   make fuzz-long    the same for FUZZ_SECONDS (default 600) each, by hand
+#
+# Seeds: tests/fuzz/corpus/<target>/ (regenerate with tests/fuzz/gen_seeds.py). What the
+# fuzzers discover goes to build-fuzz/corpus/<target>/, crashes to
+# build-fuzz/artifacts/<target>/. clang and libFuzzer are installed on demand
+# (tests/fuzz/ensure-clang.sh). The sources are compiled straight into each fuzzer, not
+# taken from libember.a, so they carry the fuzzer's coverage instrumentation.
+
+FUZZ_CC            ?= clang
+FUZZ_BUILD         ?= build-fuzz
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS       := kernel_image serial i8042
+
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wconversion -Wsign-conversion -Wno-unused-parameter \
+        -D_GNU_SOURCE -Isrc -fno-strict-aliasing
+
+FUZZ_SRCS_kernel_image := src/arch/x86/kernel_image.c src/arch/x86/boot.c \
+        src/arch/x86/e820.c src/arch/x86/mptable.c src/mem/guest_mem.c \
+        src/util/err.c src/util/log.c
+FUZZ_SRCS_serial := src/devices/serial.c
+FUZZ_SRCS_i8042  := src/devices/i8042.c
+
+FUZZ_HEADERS := $(shell find src -name '*.h')
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz-deps fuzz-build fuzz-smoke fuzz-long
+
+fuzz-deps:
+	@tests/fuzz/ensure-clang.sh $(FUZZ_CC)
+
+define FUZZ_RULE
+$(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) $(FUZZ_HEADERS) \
+		tests/fuzz/fuzz.mk | fuzz-deps
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) -lpthread
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-long: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
