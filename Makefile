@@ -93,6 +93,6 @@ bench: $(BUILD)/ember guests
 	@echo "bench/: see issue 3 (not built yet)"; exit 1
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -65,7 +65,7 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 	a->vcpus = RUN_DEFAULT_VCPUS;
 	a->log_level = LOG_WARN;
 
-	optind = 1;
+	optind = 0;  /* glibc: 0 re-initialises getopt fully, even mid short-option cluster */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -104,6 +104,11 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 			return err_set(-EINVAL, "%s needs a value (see 'ember run --help')",
 				       argv[optind - 1]);
 		default:
+			/* A short option inside a cluster ("-xy") is named by optopt; argv[optind
+			 * - 1] has not advanced to its word yet. */
+			if (optopt)
+				return err_set(-EINVAL, "unknown option -%c (see 'ember run --help')",
+					       optopt);
 			return err_set(-EINVAL, "unknown option %s (see 'ember run --help')",
 				       argv[optind - 1]);
 		}
@@ -116,29 +121,43 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 	return 0;
 }
 
-static int has_param(const char *cmdline, const char *prefix)
+/* Length of the kernel's part of cmdline: everything before a lone "--" word (what
+ * follows it goes to init). *has_pci is set when that part has a pci= parameter. */
+static size_t kernel_part(const char *cmdline, int *has_pci)
 {
-	size_t n = strlen(prefix);
+	const char *p = cmdline;
 
-	for (const char *p = cmdline; *p;) {
+	*has_pci = 0;
+	while (*p) {
+		const char *w;
+
 		while (*p == ' ')
 			p++;
-		if (strncmp(p, prefix, n) == 0)
-			return 1;
+		w = p;
 		while (*p && *p != ' ')
 			p++;
+		if (p - w == 2 && w[0] == '-' && w[1] == '-') {
+			/* Back up over the spaces before "--". */
+			while (w > cmdline && w[-1] == ' ')
+				w--;
+			return (size_t)(w - cmdline);
+		}
+		if (strncmp(w, "pci=", 4) == 0 && p - w >= 4)
+			*has_pci = 1;
 	}
-	return 0;
+	return strlen(cmdline);
 }
 
 char *run_args_guest_cmdline(const struct run_args *a)
 {
-	const char *extra = has_param(a->cmdline, "pci=") ? "" : " pci=off";
+	int has_pci;
+	size_t head = kernel_part(a->cmdline, &has_pci);
+	const char *extra = has_pci ? "" : (head ? " pci=off" : "pci=off");
 	size_t len = strlen(a->cmdline) + strlen(extra) + 1;
 	char *s = malloc(len);
 
 	if (!s)
 		return NULL;
-	snprintf(s, len, "%s%s", a->cmdline, a->cmdline[0] ? extra : extra + (*extra == ' '));
+	snprintf(s, len, "%.*s%s%s", (int)head, a->cmdline, extra, a->cmdline + head);
 	return s;
 }

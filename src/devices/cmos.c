@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "arch/x86/layout.h"
+
 enum {
 	RTC_SECONDS = 0x00, RTC_MINUTES = 0x02, RTC_HOURS = 0x04, RTC_WEEKDAY = 0x06,
 	RTC_DAY = 0x07, RTC_MONTH = 0x08, RTC_YEAR = 0x09, RTC_REG_A = 0x0a, RTC_REG_B = 0x0b,
@@ -33,6 +35,8 @@ void cmos_init(struct cmos *c, uint64_t ram_size)
 		ext = 0xffff;
 	c->nvram[0x17] = c->nvram[0x30] = (uint8_t)ext;
 	c->nvram[0x18] = c->nvram[0x31] = (uint8_t)(ext >> 8);
+	/* 0x34/0x35 count RAM between 16 MiB and 4 GiB; here that ends at the MMIO gap. */
+	ram_size = layout_low_ram(ram_size);
 	ext = ram_size > (16u << 20) ? (ram_size - (16u << 20)) >> 16 : 0;
 	if (ext > 0xffff)
 		ext = 0xffff;

@@ -7,6 +7,8 @@
 #                     fails if any finds a crash, leak or timeout
 #   make fuzz-long    the same for FUZZ_SECONDS (default 600) each, by hand
 #
+# FUZZ_EXTRA_CFLAGS adds compiler flags; FUZZ_BUILD=dir keeps such a build apart.
+#
 # Seeds: tests/fuzz/corpus/<target>/ (regenerate with tests/fuzz/gen_seeds.py). What the
 # fuzzers discover goes to build-fuzz/corpus/<target>/, crashes to
 # build-fuzz/artifacts/<target>/. clang and libFuzzer are installed on demand
@@ -23,7 +25,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wconversion -Wsign-conversion -Wno-unused-parameter \
-        -D_GNU_SOURCE -Isrc -fno-strict-aliasing
+        -D_GNU_SOURCE -Isrc -fno-strict-aliasing $(FUZZ_EXTRA_CFLAGS)
 
 FUZZ_SRCS_kernel_image := src/arch/x86/kernel_image.c src/arch/x86/boot.c \
         src/arch/x86/e820.c src/arch/x86/mptable.c src/mem/guest_mem.c \

@@ -155,7 +155,7 @@ cmd_check() {
     [ ${#selected[@]} -gt 0 ] || did_not_run "NESTED_CASES='$NESTED_CASES' selects no case"
 
     echo "nested: inner VMM: $NESTED_VMM$([ "$NESTED_VMM" = ember ] && echo " ($EMBER)"); kernel $(cat "$KERNEL_DIR/version")"
-    local passed=0 failed=0 start total_start mem logf rc result reason dur summary=()
+    local passed=0 failed=0 skipped=0 start total_start mem logf rc result reason dur summary=()
     total_start=$(now_ms)
     for spec in "${selected[@]}"; do
         name=${spec%%:*}
@@ -177,6 +177,9 @@ cmd_check() {
         if [ "$result" = "CASE-RESULT PASS" ]; then
             echo "PASS $name  [${dur} s]"
             passed=$((passed + 1))
+        elif [[ $result == "CASE-RESULT SKIP: "* ]]; then
+            echo "SKIP $name: ${result#CASE-RESULT SKIP: }"
+            skipped=$((skipped + 1))
         else
             if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
                 reason="outer host timed out after ${NESTED_CASE_TIMEOUT} s"
@@ -193,7 +196,11 @@ cmd_check() {
         summary+=("$name ${dur}s")
     done
     echo "nested: durations: ${summary[*]}; total $(( ($(now_ms) - total_start) / 1000 )) s; logs in $NESTED_WORK/logs"
-    echo "nested: $passed passed, $failed failed"
+    if [ "$skipped" -gt 0 ]; then
+        echo "nested: $passed passed, $failed failed, $skipped skipped"
+    else
+        echo "nested: $passed passed, $failed failed"
+    fi
     [ "$failed" = 0 ]
 }
 

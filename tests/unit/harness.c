@@ -34,6 +34,8 @@ void harness_register(struct harness_test *t)
 /* Records one failure of the running test. The first one is printed at once as the test's
  * FAIL line, the next ones below it. */
 static void record_failure(const char *file, int line, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void record_failure(const char *file, int line, const char *fmt, va_list ap)
 {
 	char detail[900];
 

@@ -456,7 +456,7 @@ TEST(boot_gdt_descriptors_per_64bit_boot_protocol)
 
 /* The boot GDT in guest memory must be exactly boot_gdt, and the IDT written next to it
  * must not overwrite any of it. */
-TEST(BUG_setup_gdt_at_0x500_intact_idt_overlaps_it)
+TEST(regression_setup_gdt_at_0x500_intact_idt_overlaps_it)
 {
 	uint64_t gdt_end = LAYOUT_GDT + sizeof(boot_gdt);
 

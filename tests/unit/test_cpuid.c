@@ -275,7 +275,7 @@ TEST(empty_and_unknown_leaves)
 /* Leaf 4 EAX[31:26] is 6 bits: "cores per package - 1" can say at most 64. With more
  * vCPUs (the MP table allows 254) the field must saturate at 63, not wrap: 100 vCPUs
  * must not report 36 cores. */
-TEST(BUG_leaf4_core_count_saturates_above_64)
+TEST(regression_leaf4_core_count_saturates_above_64)
 {
 	struct kvm_cpuid_entry2 h[32], e[32];
 	unsigned int n;

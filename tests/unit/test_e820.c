@@ -130,7 +130,7 @@ TEST(too_small_rejected)
 }
 
 /* e820.h: "ram must be at least 1 MiB + 4 KiB; returns -EINVAL otherwise". */
-TEST(BUG_below_1m_plus_4k_rejected_as_documented)
+TEST(regression_below_1m_plus_4k_rejected_as_documented)
 {
 	struct e820_map map;
 

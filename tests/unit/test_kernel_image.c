@@ -625,9 +625,13 @@ TEST(bzimage_magic_checks)
 	bz_emit(&s);
 	put32(bzbuf, 0x202, 0x53726449);
 	CHECK_EQ_INT(parse_buf(bzbuf, len, &k), -ENOEXEC);
-	/* A header-only fragment shorter than the 1 KiB the header needs to be read. */
+	/* A fragment with the magic but shorter than the setup code: a truncated bzImage
+	 * (the magic ends at 0x206; anything shorter cannot be recognised at all). */
 	bz_emit(&s);
-	CHECK_EQ_INT(parse_buf(bzbuf, 0x300, &k), -ENOEXEC);
+	CHECK_EQ_INT(parse_buf(bzbuf, 0x300, &k), -EIO);
+	CHECK_STR_CONTAINS(err_msg(), "truncated");
+	CHECK_EQ_INT(parse_buf(bzbuf, 0x206, &k), -EIO);
+	CHECK_EQ_INT(parse_buf(bzbuf, 0x205, &k), -ENOEXEC);
 }
 
 /* ---- kernel_load ---- */
@@ -845,4 +849,25 @@ TEST(initrd_place_matches_brute_force)
 		}
 	}
 	CHECK_EQ_U64(bad, 0);
+}
+
+/* A bzImage is entered at load + 0x200 (boot.rst, 64-bit boot protocol): that is code in
+ * the protected-mode part of the file. A payload of 0x200 bytes or less has no code
+ * there; the guest would jump into zeroed memory. (An ELF entry outside the segments'
+ * file bytes is refused; a bzImage's should be too.) Found by fuzz_kernel_image. */
+TEST(regression_bzimage_entry_beyond_payload_rejected)
+{
+	struct bz_spec s = bz_default();
+	struct kernel_image k;
+
+	s.payload = 0x100;
+	CHECK(parse_bz(&s, &k) < 0);
+	s.payload = 0x200;
+	CHECK(parse_bz(&s, &k) < 0);
+	s.init_size = 0;             /* and with init_size not covering the entry either */
+	s.payload = 0x10;
+	CHECK(parse_bz(&s, &k) < 0);
+	s.payload = 0x210;           /* code at the entry: fine */
+	s.init_size = 0x40000;
+	CHECK_EQ_INT(parse_bz(&s, &k), 0);
 }

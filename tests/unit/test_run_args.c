@@ -232,7 +232,7 @@ TEST(guest_cmdline_from_parse_defaults)
 /* The kernel stops reading its own parameters at "--": what follows goes to init
  * (Documentation/admin-guide/kernel-parameters.rst). "pci=off" must stay before it, and a
  * "pci=" after it is init's, not the user setting the kernel's. */
-TEST(BUG_guest_cmdline_pci_off_before_double_dash)
+TEST(regression_guest_cmdline_pci_off_before_double_dash)
 {
 	char *s;
 	struct run_args a;
@@ -259,7 +259,7 @@ TEST(BUG_guest_cmdline_pci_off_before_double_dash)
 /* getopt keeps its position inside a cluster of short options across calls; optind = 1
  * does not reset that (glibc resets fully only for optind = 0). After "-hX" returned
  * early on -h, the next parse must not go on with the stale "X". */
-TEST(BUG_reparse_after_early_return_in_short_option_cluster)
+TEST(regression_reparse_after_early_return_in_short_option_cluster)
 {
 	struct run_args a;
 
@@ -272,7 +272,7 @@ TEST(BUG_reparse_after_early_return_in_short_option_cluster)
 
 /* An unknown short option inside a cluster: the message must name it, not the word
  * before it (argv[optind - 1] is "run" while getopt is still inside "-xy"). */
-TEST(BUG_unknown_option_in_cluster_named)
+TEST(regression_unknown_option_in_cluster_named)
 {
 	struct run_args a;
 

@@ -216,7 +216,7 @@ TEST(thre_cleared_by_disabling_ier)
 	serial_destroy(&f.s);
 }
 
-/* serial8250_do_startup's UART_BUG_THRE test: enable THRI, read IIR; IER = 0;
+/* serial8250_do_startup's UART_regression_THRE test: enable THRI, read IIR; IER = 0;
  * IER = THRI; read IIR again. A working UART reports THRI both times. */
 TEST(linux_8250_startup_thre_test)
 {

@@ -14,7 +14,9 @@ const uint64_t boot_gdt[BOOT_GDT_ENTRIES] = {
 	[BOOT_CS >> 3] = 0x00af9b000000ffffULL,
 	[BOOT_DS >> 3] = 0x00cf93000000ffffULL,
 	[BOOT_TSS >> 3] = 0x00008b0000000067ULL,
+	[(BOOT_TSS >> 3) + 1] = 0,   /* upper half of the TSS descriptor: base bits 63:32 */
 };
+_Static_assert(LAYOUT_GDT + sizeof(boot_gdt) <= LAYOUT_IDT, "the IDT must not overlap the GDT");
 
 void boot_params_fill(struct boot_params *bp, const struct kernel_image *k,
 		      const struct e820_map *map, const struct boot_layout *bl)

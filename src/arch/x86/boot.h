@@ -30,7 +30,7 @@ int boot_setup(const struct guest_mem *m, const struct kernel_image *k, const ch
 	       struct image_src *initrd, unsigned int ncpus, struct boot_layout *out);
 
 /* The boot GDT's entries, exposed for the vCPU register setup and tests. */
-#define BOOT_GDT_ENTRIES 5
+#define BOOT_GDT_ENTRIES 6  /* the 64-bit TSS descriptor takes two slots */
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
 #define BOOT_TSS 0x20

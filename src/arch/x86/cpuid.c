@@ -41,8 +41,12 @@ void cpuid_filter(struct kvm_cpuid_entry2 *e, unsigned int n, unsigned int cpu,
 			{
 				unsigned int level = (c->eax >> 5) & 0x7;
 				unsigned int sharing = level >= 3 ? ncpus - 1 : 0;
+				/* The fields are 6 and 12 bits wide: saturate, never wrap. */
+				unsigned int cores = ncpus > 64 ? 64 : ncpus;
 
-				c->eax = (c->eax & 0x3fffu) | ((ncpus - 1) << 26) | (sharing << 14);
+				if (sharing > 0xfff)
+					sharing = 0xfff;
+				c->eax = (c->eax & 0x3fffu) | ((cores - 1) << 26) | (sharing << 14);
 			}
 			break;
 		case 6:

@@ -17,8 +17,8 @@ int e820_build(struct e820_map *map, uint64_t ram)
 	uint64_t high = layout_high_ram(ram);
 
 	memset(map, 0, sizeof(*map));
-	if (ram <= LAYOUT_HIMEM_START)
-		return err_set(-EINVAL, "guest memory of %llu bytes is below the 1 MiB minimum",
+	if (ram < LAYOUT_HIMEM_START + 4096)
+		return err_set(-EINVAL, "guest memory of %llu bytes is below the 1 MiB + 4 KiB minimum",
 			       (unsigned long long)ram);
 	/* Conventional memory up to the EBDA, then the PC's reserved EBDA and BIOS areas.
 	 * 0xa0000-0xf0000 (VGA, option ROMs) is left out, as on real firmware. */

@@ -215,6 +215,10 @@ static int bzimage_parse(struct image_src *src, const uint8_t *head, struct kern
 			       "has only %llu", src->name, (unsigned long long)setup_size,
 			       (unsigned long long)src->size);
 	payload = src->size - setup_size;
+	if (payload <= BZ_ENTRY64_OFFSET)
+		return err_set(-EINVAL, "%s: the kernel part of this bzImage is %llu bytes, too small to "
+			       "hold the 64-bit entry point at +0x200", src->name,
+			       (unsigned long long)payload);
 	if ((uint64_t)h.syssize * 16 > payload)
 		return err_set(-EIO, "%s: truncated image: header says the kernel has %llu bytes, "
 			       "the file holds %llu", src->name, (unsigned long long)h.syssize * 16,

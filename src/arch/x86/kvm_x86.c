@@ -81,19 +81,20 @@ static int set_cpuid(struct kvm *k, int fd, unsigned int id, unsigned int ncpus)
 
 static int set_msrs(int fd, unsigned int id)
 {
-	struct {
+	enum { MAX_MSRS = 16 };
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[16];
+		uint8_t bytes[sizeof(struct kvm_msrs) + MAX_MSRS * sizeof(struct kvm_msr_entry)];
 	} m;
 	int n;
 
 	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = cpu_boot_msrs(m.e, 16);
+	m.hdr.nmsrs = cpu_boot_msrs(m.hdr.entries, MAX_MSRS);
 	n = ioctl(fd, KVM_SET_MSRS, &m);
 	if (n < 0)
 		return err_set(-errno, "vCPU %u: KVM_SET_MSRS failed: %s", id, strerror(errno));
 	if ((unsigned int)n != m.hdr.nmsrs)
-		return err_set(-EINVAL, "vCPU %u: KVM refused MSR 0x%x", id, m.e[n].index);
+		return err_set(-EINVAL, "vCPU %u: KVM refused MSR 0x%x", id, m.hdr.entries[n].index);
 	return 0;
 }
 

@@ -9,8 +9,8 @@
 #define GiB (1024ULL * MiB)
 
 /* Low memory, below 1 MiB: boot structures Ember writes before entry. */
-#define LAYOUT_GDT          0x500ULL     /* boot GDT: null, null, code64 (0x10), data (0x18), TSS (0x20) */
-#define LAYOUT_IDT          0x520ULL     /* empty IDT: Linux installs its own */
+#define LAYOUT_GDT          0x500ULL     /* boot GDT: null, null, code64 (0x10), data (0x18), TSS (0x20, 16 bytes) */
+#define LAYOUT_IDT          0x540ULL     /* empty IDT, after the 48-byte GDT: Linux installs its own */
 #define LAYOUT_ZERO_PAGE    0x7000ULL    /* struct boot_params, RSI at entry */
 #define LAYOUT_BOOT_STACK   0x8ff0ULL    /* RSP at entry */
 #define LAYOUT_PML4         0x9000ULL    /* identity map of the first 4 GiB, 2 MiB pages */
