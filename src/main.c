@@ -61,8 +61,10 @@ static int cmd_run(int argc, char **argv)
 	cfg = (struct vm_config){
 		.kernel = a.kernel, .initrd = a.initrd, .cmdline = cmdline, .mem_mib = a.mem_mib,
 		.vcpus = a.vcpus, .kvm_path = "/dev/kvm", .console_in = STDIN_FILENO,
-		.console_out = STDOUT_FILENO,
+		.console_out = STDOUT_FILENO, .ndisks = a.ndisks, .nnets = a.nnets, .rng = a.rng,
 	};
+	memcpy(cfg.disks, a.disks, sizeof(cfg.disks));
+	memcpy(cfg.nets, a.nets, sizeof(cfg.nets));
 	r = vm_create(&vm, &cfg);
 	if (r == 0) {
 		r = vm_run(&vm);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/cmdline.h"
 #include "util/err.h"
 
 const char run_usage[] =
@@ -22,6 +23,10 @@ const char run_usage[] =
 	"                      (Ember appends \"pci=off\" unless it has a pci= already)\n"
 	"  --memory MIB        guest RAM in MiB (default 128)\n"
 	"  --vcpus N           number of vCPUs (default 1)\n"
+	"  --disk PATH[,ro]    raw disk image as virtio-blk (repeatable: /dev/vda, vdb, ...\n"
+	"                      in order); to boot from it add root=/dev/vda to --cmdline\n"
+	"  --net tap=NAME[,mac=MAC]  virtio-net on an existing tap device (repeatable)\n"
+	"  --rng               virtio-rng entropy device (the guest's /dev/hwrng)\n"
 	"  --log-level LEVEL   error, warn (default), info or debug\n"
 	"  -h, --help          this text\n";
 
@@ -43,9 +48,62 @@ bad:
 		       opt, s ? s : "", min, max);
 }
 
+/* "PATH[,ro]". The path may not contain a comma followed by an option name. */
+static int parse_disk(struct run_args *a, char *arg)
+{
+	struct vm_disk_config *d;
+	char *comma = strrchr(arg, ',');
+
+	if (a->ndisks == VM_MAX_DISKS)
+		return err_set(-EINVAL, "--disk %s: at most %d disks", arg, VM_MAX_DISKS);
+	d = &a->disks[a->ndisks];
+	d->read_only = false;
+	if (comma && strcmp(comma + 1, "ro") == 0) {
+		*comma = '\0';
+		d->read_only = true;
+	} else if (comma && strcmp(comma + 1, "rw") == 0) {
+		*comma = '\0';
+	}
+	if (!*arg)
+		return err_set(-EINVAL, "--disk needs a file path, e.g. --disk rootfs.ext4[,ro]");
+	d->path = arg;
+	a->ndisks++;
+	return 0;
+}
+
+/* "tap=NAME[,mac=MAC]". */
+static int parse_net(struct run_args *a, char *arg)
+{
+	struct vm_net_config *n;
+	char *save = NULL, *tok;
+
+	if (a->nnets == VM_MAX_NETS)
+		return err_set(-EINVAL, "--net %s: at most %d network interfaces", arg, VM_MAX_NETS);
+	n = &a->nets[a->nnets];
+	memset(n, 0, sizeof(*n));
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "tap=", 4) == 0 && tok[4]) {
+			n->tap = tok + 4;
+		} else if (strncmp(tok, "mac=", 4) == 0) {
+			if (virtio_net_parse_mac(tok + 4, n->mac) < 0)
+				return err_set(-EINVAL, "--net: '%s' is not a unicast MAC address like "
+					       "06:00:ac:10:00:02", tok + 4);
+			n->has_mac = true;
+		} else {
+			return err_set(-EINVAL, "--net: unknown setting '%s' (expected tap=NAME[,mac=MAC])",
+				       tok);
+		}
+	}
+	if (!n->tap)
+		return err_set(-EINVAL, "--net needs tap=NAME (an existing tap device)");
+	a->nnets++;
+	return 0;
+}
+
 int run_args_parse(struct run_args *a, int argc, char **argv)
 {
-	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG };
+	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG, O_DISK, O_NET,
+	       O_RNG };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -53,6 +111,9 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 		{ "memory", required_argument, NULL, O_MEMORY },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
 		{ "log-level", required_argument, NULL, O_LOG },
+		{ "disk", required_argument, NULL, O_DISK },
+		{ "net", required_argument, NULL, O_NET },
+		{ "rng", no_argument, NULL, O_RNG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,6 +158,19 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 				return err_set(-EINVAL, "--log-level %s: expected error, warn, info or "
 					       "debug", optarg);
 			break;
+		case O_DISK:
+			r = parse_disk(a, optarg);
+			if (r < 0)
+				return r;
+			break;
+		case O_NET:
+			r = parse_net(a, optarg);
+			if (r < 0)
+				return r;
+			break;
+		case O_RNG:
+			a->rng = true;
+			break;
 		case 'h':
 			a->help = 1;
 			return 0;
@@ -121,43 +195,7 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 	return 0;
 }
 
-/* Length of the kernel's part of cmdline: everything before a lone "--" word (what
- * follows it goes to init). *has_pci is set when that part has a pci= parameter. */
-static size_t kernel_part(const char *cmdline, int *has_pci)
-{
-	const char *p = cmdline;
-
-	*has_pci = 0;
-	while (*p) {
-		const char *w;
-
-		while (*p == ' ')
-			p++;
-		w = p;
-		while (*p && *p != ' ')
-			p++;
-		if (p - w == 2 && w[0] == '-' && w[1] == '-') {
-			/* Back up over the spaces before "--". */
-			while (w > cmdline && w[-1] == ' ')
-				w--;
-			return (size_t)(w - cmdline);
-		}
-		if (strncmp(w, "pci=", 4) == 0 && p - w >= 4)
-			*has_pci = 1;
-	}
-	return strlen(cmdline);
-}
-
 char *run_args_guest_cmdline(const struct run_args *a)
 {
-	int has_pci;
-	size_t head = kernel_part(a->cmdline, &has_pci);
-	const char *extra = has_pci ? "" : (head ? " pci=off" : "pci=off");
-	size_t len = strlen(a->cmdline) + strlen(extra) + 1;
-	char *s = malloc(len);
-
-	if (!s)
-		return NULL;
-	snprintf(s, len, "%.*s%s%s", (int)head, a->cmdline, extra, a->cmdline + head);
-	return s;
+	return cmdline_add(a->cmdline, cmdline_has_param(a->cmdline, "pci=") ? "" : "pci=off");
 }

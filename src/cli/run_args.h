@@ -2,7 +2,10 @@
 #ifndef EMBER_CLI_RUN_ARGS_H
 #define EMBER_CLI_RUN_ARGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "vmm/vm.h"
 
 #include "util/log.h"
 
@@ -19,6 +22,11 @@ struct run_args {
 	unsigned int vcpus;
 	enum log_level log_level;
 	int help;
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	unsigned int ndisks;
+	struct vm_net_config nets[VM_MAX_NETS];
+	unsigned int nnets;
+	bool rng;
 };
 
 /* Parses argv (argv[0] is "run"). Returns 0, or -EINVAL with err_msg naming the option.

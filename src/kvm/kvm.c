@@ -116,6 +116,19 @@ int kvm_irqfd(struct kvm *k, int efd, unsigned int gsi)
 	return 0;
 }
 
+int kvm_ioeventfd(struct kvm *k, int efd, uint64_t addr, uint32_t len, uint64_t datamatch)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch, .addr = addr, .len = len, .fd = efd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	if (ioctl(k->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return err_set(-errno, "KVM_IOEVENTFD at 0x%llx failed: %s", (unsigned long long)addr,
+			       strerror(errno));
+	return 0;
+}
+
 void kvm_close(struct kvm *k)
 {
 	if (k->vm_fd >= 0)

@@ -21,6 +21,9 @@ int kvm_create_vm(struct kvm *k);
 int kvm_set_memslot(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
 /* Registers eventfd efd to pulse GSI gsi. */
 int kvm_irqfd(struct kvm *k, int efd, unsigned int gsi);
+/* Registers eventfd efd to be signalled, with no exit to user space, when the guest
+ * writes the len-byte value datamatch at MMIO address addr. */
+int kvm_ioeventfd(struct kvm *k, int efd, uint64_t addr, uint32_t len, uint64_t datamatch);
 void kvm_close(struct kvm *k);
 
 /* Architecture hooks, implemented under arch/. */

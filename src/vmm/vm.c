@@ -20,6 +20,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/vcpu_x86.h"
+#include "util/cmdline.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "vmm/term.h"
@@ -125,6 +126,139 @@ static int add_devices(struct vm *vm)
 	return 0;
 }
 
+/* ---- virtio-mmio devices ---- */
+
+/* Windows in the MMIO gap and ISA-range GSIs the virtio devices get, in order. GSIs 0-4
+ * and 8 are the timer, keyboard, cascade, COM2 and COM1, and the RTC. */
+#define VIRTIO_MMIO_BASE 0xd0000000ULL
+static const unsigned int virtio_gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+					    19, 20, 21, 22, 23 };
+#define VIRTIO_MAX_DEVICES (sizeof(virtio_gsis) / sizeof(virtio_gsis[0]))
+
+/* Registers one transport: MMIO window, queue ioeventfds, interrupt irqfd, and the
+ * virtio_mmio.device= parameter that tells Linux where it is. */
+static int attach_virtio(struct vm *vm, struct virtio_mmio *m, const struct virtio_device_ops *ops,
+			 void *dev, char *params, size_t params_size)
+{
+	uint64_t base = VIRTIO_MMIO_BASE + (uint64_t)vm->nvirtio * VIRTIO_MMIO_SIZE;
+	unsigned int gsi;
+	size_t used = strlen(params);
+	int r;
+
+	if (vm->nvirtio == VIRTIO_MAX_DEVICES)
+		return err_set(-EINVAL, "too many virtio devices: at most %zu", VIRTIO_MAX_DEVICES);
+	gsi = virtio_gsis[vm->nvirtio];
+	r = virtio_mmio_init(m, ops, dev, &vm->mem, base, gsi);
+	if (r < 0)
+		return r;
+	vm->nvirtio++;
+	const struct bus_range range = {
+		.base = base, .len = VIRTIO_MMIO_SIZE, .name = ops->name,
+		.read = virtio_mmio_read, .write = virtio_mmio_write, .opaque = m,
+	};
+	r = bus_register(&vm->mmio, &range);
+	if (r < 0)
+		return r;
+	for (unsigned int q = 0; q < ops->num_queues; q++) {
+		r = kvm_ioeventfd(&vm->kvm, m->notify_fd[q], base + 0x50, 4, q);
+		if (r < 0)
+			return r;
+	}
+	r = irq_line_open(vm, &m->irq, gsi);
+	if (r < 0)
+		return r;
+	snprintf(params + used, params_size - used, "%svirtio_mmio.device=4K@0x%llx:%u",
+		 used ? " " : "", (unsigned long long)base, gsi);
+	return 0;
+}
+
+static int add_virtio_devices(struct vm *vm, char *params, size_t params_size)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int r;
+
+	if (cfg->ndisks) {
+		vm->blks = calloc(cfg->ndisks, sizeof(*vm->blks));
+		if (!vm->blks)
+			return err_set(-ENOMEM, "out of memory");
+		for (unsigned int i = 0; i < cfg->ndisks; i++)
+			vm->blks[i].fd = -1;
+	}
+	if (cfg->nnets) {
+		vm->nets = calloc(cfg->nnets, sizeof(*vm->nets));
+		if (!vm->nets)
+			return err_set(-ENOMEM, "out of memory");
+		for (unsigned int i = 0; i < cfg->nnets; i++)
+			vm->nets[i].tap_fd = -1;
+	}
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		struct virtio_blk *b = &vm->blks[i];
+
+		r = virtio_blk_open(b, cfg->disks[i].path, cfg->disks[i].read_only, i);
+		vm->nblks++;
+		if (r < 0)
+			return r;
+		r = attach_virtio(vm, &b->mmio, &virtio_blk_ops, b, params, params_size);
+		if (r < 0)
+			return r;
+		b->mmio.extra_features = b->features;
+	}
+	for (unsigned int i = 0; i < cfg->nnets; i++) {
+		struct virtio_net *n = &vm->nets[i];
+
+		r = virtio_net_open(n, cfg->nets[i].tap, cfg->nets[i].has_mac ? cfg->nets[i].mac : NULL,
+				    i);
+		vm->nnets++;
+		if (r < 0)
+			return r;
+		r = attach_virtio(vm, &n->mmio, &virtio_net_ops, n, params, params_size);
+		if (r < 0)
+			return r;
+	}
+	if (cfg->rng) {
+		vm->rng = calloc(1, sizeof(*vm->rng));
+		if (!vm->rng)
+			return err_set(-ENOMEM, "out of memory");
+		r = attach_virtio(vm, &vm->rng->mmio, &virtio_rng_ops, vm->rng, params, params_size);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void close_virtio_mmio(struct virtio_mmio *m)
+{
+	if (!m->ops)
+		return;  /* never initialised */
+	virtio_mmio_destroy(m);
+	if (m->irq.fd >= 0)
+		close(m->irq.fd);
+	m->irq.fd = -1;
+}
+
+static void remove_virtio_devices(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nblks; i++) {
+		close_virtio_mmio(&vm->blks[i].mmio);
+		virtio_blk_close(&vm->blks[i]);
+	}
+	for (unsigned int i = 0; i < vm->nnets; i++) {
+		close_virtio_mmio(&vm->nets[i].mmio);
+		virtio_net_close(&vm->nets[i]);
+	}
+	if (vm->rng) {
+		close_virtio_mmio(&vm->rng->mmio);
+		worker_stop(&vm->rng->worker);
+	}
+	free(vm->blks);
+	free(vm->nets);
+	free(vm->rng);
+	vm->blks = NULL;
+	vm->nets = NULL;
+	vm->rng = NULL;
+	vm->nblks = vm->nnets = 0;
+}
+
 /* ---- creation ---- */
 
 static int create_vcpus(struct vm *vm)
@@ -186,7 +320,7 @@ static int load_guest(struct vm *vm)
 			return err_set(-EINVAL, "%s: the initrd is empty", vm->cfg.initrd);
 		}
 	}
-	r = boot_setup(&vm->mem, &k, vm->cfg.cmdline, vm->cfg.initrd ? &initrd : NULL,
+	r = boot_setup(&vm->mem, &k, vm->cmdline, vm->cfg.initrd ? &initrd : NULL,
 		       vm->nvcpus, &bl);
 	if (vm->cfg.initrd)
 		image_src_close_file(&initrd);
@@ -242,6 +376,18 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		if (r < 0)
 			goto fail;
 	}
+	{
+		char params[VIRTIO_MAX_DEVICES * 48] = "";
+
+		r = add_virtio_devices(vm, params, sizeof(params));
+		if (r < 0)
+			goto fail;
+		vm->cmdline = cmdline_add(cfg->cmdline, params);
+		if (!vm->cmdline) {
+			r = err_set(-ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
 	r = load_guest(vm);
 	if (r < 0)
 		goto fail;
@@ -260,6 +406,9 @@ fail:
 void vm_destroy(struct vm *vm)
 {
 	vcpu_join_all(vm);
+	remove_virtio_devices(vm);
+	free(vm->cmdline);
+	vm->cmdline = NULL;
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->nvcpus; i++) {
 			struct vcpu *v = &vm->vcpus[i];

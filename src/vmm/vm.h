@@ -6,15 +6,33 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "devices/cmos.h"
 #include "devices/i8042.h"
 #include "devices/irq.h"
 #include "devices/serial.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_rng.h"
 #include "kvm/kvm.h"
 #include "mem/guest_mem.h"
 #include "vmm/bus.h"
+
+#define VM_MAX_DISKS 8
+#define VM_MAX_NETS 8
+
+struct vm_disk_config {
+	const char *path;
+	bool read_only;
+};
+
+struct vm_net_config {
+	const char *tap;
+	uint8_t mac[6];
+	bool has_mac;
+};
 
 struct vm_config {
 	const char *kernel;
@@ -25,6 +43,11 @@ struct vm_config {
 	const char *kvm_path;     /* "/dev/kvm" */
 	int console_in;           /* fd feeding the UART, -1 for none */
 	int console_out;          /* fd receiving guest serial output */
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	unsigned int ndisks;
+	struct vm_net_config nets[VM_MAX_NETS];
+	unsigned int nnets;
+	bool rng;
 };
 
 enum vm_stop_reason {
@@ -58,6 +81,14 @@ struct vm {
 	struct serial serial;
 	struct i8042 i8042;
 	struct cmos cmos;
+	/* virtio-mmio devices, in the order the guest sees them: disks, NICs, entropy. */
+	struct virtio_blk *blks;
+	unsigned int nblks;
+	struct virtio_net *nets;
+	unsigned int nnets;
+	struct virtio_rng *rng;
+	unsigned int nvirtio;      /* windows and GSIs handed out so far */
+	char *cmdline;             /* the final kernel command line (with virtio_mmio.device=) */
 	struct vcpu *vcpus;
 	unsigned int nvcpus;
 	uint64_t entry;

@@ -1,0 +1,280 @@
+#include "devices/virtio/virtio_blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+#define SECTOR 512ULL
+#define QUEUE_SIZE 256
+
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+struct __attribute__((packed)) blk_req_hdr {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+};
+
+struct __attribute__((packed)) blk_config {
+	uint64_t capacity;
+	uint32_t size_max;
+	uint32_t seg_max;
+	uint8_t geometry[4];
+	uint32_t blk_size;
+};
+
+int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, unsigned int index)
+{
+	struct stat st;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	b->path = path;
+	b->read_only = read_only;
+	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0) {
+		int e = errno;
+
+		if (e == EACCES || e == EROFS) {
+			if (!read_only && access(path, R_OK) == 0)
+				return err_set(-e, "--disk %s: the file is read-only; add ',ro' to attach it "
+					       "read-only", path);
+			return err_set(-e, "--disk %s: permission denied", path);
+		}
+		if (e == ENOENT)
+			return err_set(-e, "--disk %s: no such file (create it first, e.g. with "
+				       "truncate or mkfs)", path);
+		return err_set(-e, "--disk %s: cannot open: %s", path, strerror(e));
+	}
+	if (fstat(b->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		close(b->fd);
+		b->fd = -1;
+		return err_set(-EINVAL, "--disk %s: not a regular file or block device", path);
+	}
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(b->fd, 0, SEEK_END);
+
+		st.st_size = end < 0 ? 0 : end;
+	}
+	if (st.st_size % (off_t)SECTOR) {
+		close(b->fd);
+		b->fd = -1;
+		return err_set(-EINVAL, "--disk %s: size %lld is not a multiple of 512 bytes (pad it "
+			       "with truncate -s)", path, (long long)st.st_size);
+	}
+	b->sectors = (uint64_t)st.st_size / SECTOR;
+	b->features = read_only ? 1ULL << VIRTIO_BLK_F_RO : 0;
+	snprintf(b->serial, sizeof(b->serial), "ember-disk%u", index);
+	return 0;
+}
+
+void virtio_blk_close(struct virtio_blk *b)
+{
+	worker_stop(&b->worker);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
+
+/* The data part of a chain: [skip_front, total - skip_back) of the readable (out) or
+ * writable (in) buffers, as a fresh iovec array. Returns the number of entries. */
+static unsigned int slice(const struct vq_chain *c, bool in, uint64_t skip_front,
+			  uint64_t skip_back, struct iovec *out, uint64_t *bytes)
+{
+	unsigned int first = in ? c->n_out : 0, last = in ? c->n : c->n_out, n = 0;
+	uint64_t total = in ? c->in_len : c->out_len;
+	uint64_t want = total - skip_front - skip_back, off = skip_front;
+
+	*bytes = 0;
+	for (unsigned int i = first; i < last && *bytes < want; i++) {
+		uint64_t l = c->iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		uint64_t take = l - off < want - *bytes ? l - off : want - *bytes;
+		out[n].iov_base = (uint8_t *)c->iov[i].iov_base + off;
+		out[n].iov_len = take;
+		n++;
+		*bytes += take;
+		off = 0;
+	}
+	return n;
+}
+
+static int do_rw(struct virtio_blk *b, bool write, struct iovec *iov, unsigned int n,
+		 uint64_t len, uint64_t sector)
+{
+	uint64_t off;
+
+	if (len % SECTOR || sector > b->sectors || len / SECTOR > b->sectors - sector)
+		return -EINVAL;  /* outside the disk, or not whole sectors */
+	off = sector * SECTOR;
+	while (len) {
+		ssize_t r = write ? pwritev(b->fd, iov, (int)n, (off_t)off)
+				  : preadv(b->fd, iov, (int)n, (off_t)off);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		/* Short transfer: advance the iovec and go on. */
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+		while (n && (uint64_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+uint32_t virtio_blk_handle(struct virtio_blk *b, const struct vq_chain *c)
+{
+	struct blk_req_hdr h;
+	struct iovec iov[VQ_MAX_CHAIN];
+	uint64_t len;
+	unsigned int n;
+	uint8_t status = VIRTIO_BLK_S_OK;
+	uint32_t written = 0;
+
+	/* A request needs its 16-byte header (readable) and a status byte (writable). */
+	if (c->in_len < 1 || vq_chain_read(c, 0, &h, sizeof(h)) != sizeof(h)) {
+		b->errors++;
+		return 0;
+	}
+	switch (h.type) {
+	case VIRTIO_BLK_T_IN:
+		n = slice(c, true, 0, 1, iov, &len);
+		if (do_rw(b, false, iov, n, len, h.sector) < 0)
+			status = VIRTIO_BLK_S_IOERR;
+		else
+			written = (uint32_t)len;
+		b->reads++;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		n = slice(c, false, sizeof(h), 0, iov, &len);
+		if (b->read_only || do_rw(b, true, iov, n, len, h.sector) < 0)
+			status = VIRTIO_BLK_S_IOERR;
+		else if (!virtio_has_feature(&b->mmio, VIRTIO_BLK_F_FLUSH) && fdatasync(b->fd) < 0)
+			status = VIRTIO_BLK_S_IOERR;  /* no flush negotiated: write through */
+		b->writes++;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		if (!b->read_only && fdatasync(b->fd) < 0)
+			status = VIRTIO_BLK_S_IOERR;
+		b->flushes++;
+		break;
+	case VIRTIO_BLK_T_GET_ID: {
+		uint8_t id[VIRTIO_BLK_ID_BYTES] = { 0 };
+
+		memcpy(id, b->serial, strnlen(b->serial, sizeof(id)));
+		len = c->in_len - 1 < sizeof(id) ? c->in_len - 1 : sizeof(id);
+		written = (uint32_t)vq_chain_write(c, 0, id, len);
+		break;
+	}
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	if (status != VIRTIO_BLK_S_OK)
+		b->errors++;
+	/* The status byte is the last writable byte of the chain. */
+	vq_chain_write(c, c->in_len - 1, &status, 1);
+	return written + 1;
+}
+
+static void blk_process(struct virtio_blk *b)
+{
+	struct vq *q = &b->mmio.queues[0];
+	struct vq_chain c;
+	int r;
+
+	do {
+		vq_enable_notify(q, false);
+		while ((r = vq_pop(q, &c)) > 0)
+			vq_push(q, c.head, virtio_blk_handle(b, &c));
+		virtio_mmio_notify_used(&b->mmio, q);
+		if (r < 0) {
+			virtio_mmio_needs_reset(&b->mmio);
+			return;
+		}
+	} while (vq_enable_notify(q, true));
+}
+
+static void blk_event(void *dev, unsigned int idx)
+{
+	struct virtio_blk *b = dev;
+
+	(void)idx;
+	eventfd_drain(b->mmio.notify_fd[0]);
+	blk_process(b);
+}
+
+static int blk_activate(void *dev)
+{
+	struct virtio_blk *b = dev;
+	short ev = POLLIN;
+
+	return worker_start(&b->worker, "virtio-blk", &b->mmio.notify_fd[0], &ev, 1, blk_event, b);
+}
+
+static void blk_reset(void *dev)
+{
+	worker_stop(&((struct virtio_blk *)dev)->worker);
+}
+
+static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_blk *b = dev;
+	struct blk_config cfg = {
+		.capacity = b->sectors,
+		.size_max = 0,
+		.seg_max = VQ_MAX_CHAIN - 2,
+		.blk_size = SECTOR,
+	};
+
+	memcpy(data, (uint8_t *)&cfg + off, len);
+}
+
+const struct virtio_device_ops virtio_blk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		    (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_F_RING_INDIRECT_DESC) |
+		    (1ULL << VIRTIO_F_RING_EVENT_IDX),
+	.num_queues = 1,
+	.queue_max = QUEUE_SIZE,
+	.config_size = sizeof(struct blk_config),
+	.config_read = blk_config_read,
+	.activate = blk_activate,
+	.reset = blk_reset,
+};
