@@ -18,7 +18,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wundef -Wvla -Wimplicit-fallthrough -Wnull-dereference
 CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -DEMBER_VERSION='"$(VERSION)"' \
         -Isrc -MMD -MP -fno-strict-aliasing
-LDLIBS  := -lpthread
+LDLIBS  := -ljansson -lpthread
 
 # The VMM is linked statically: no dynamic loader work at start-up (about 0.9 MiB less
 # RSS and 0.2 ms less CPU per VM, measured by bench/), and a jailer can copy one file.

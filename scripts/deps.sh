@@ -4,7 +4,7 @@
 set -euo pipefail
 
 what=${1:-test}
-pkgs=(gcc make libc6-dev)
+pkgs=(gcc make libc6-dev libjansson-dev)
 if [ "$what" = test ]; then
 	# clang + its runtime: libFuzzer targets. qemu/busybox/cpio/xz: the nested test host.
 	pkgs+=(clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio xz-utils gzip

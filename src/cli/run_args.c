@@ -27,6 +27,8 @@ const char run_usage[] =
 	"                      in order); to boot from it add root=/dev/vda to --cmdline\n"
 	"  --net tap=NAME[,mac=MAC]  virtio-net on an existing tap device (repeatable)\n"
 	"  --rng               virtio-rng entropy device (the guest's /dev/hwrng)\n"
+	"  --api-sock PATH     serve the Firecracker-compatible HTTP API on this Unix socket\n"
+	"  --id ID             instance id reported by the API (default anonymous-instance)\n"
 	"  --log-level LEVEL   error, warn (default), info or debug\n"
 	"  -h, --help          this text\n";
 
@@ -103,7 +105,7 @@ static int parse_net(struct run_args *a, char *arg)
 int run_args_parse(struct run_args *a, int argc, char **argv)
 {
 	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG, O_DISK, O_NET,
-	       O_RNG };
+	       O_RNG, O_API_SOCK, O_ID };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -114,6 +116,8 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "net", required_argument, NULL, O_NET },
 		{ "rng", no_argument, NULL, O_RNG },
+		{ "api-sock", required_argument, NULL, O_API_SOCK },
+		{ "id", required_argument, NULL, O_ID },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -170,6 +174,16 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 			break;
 		case O_RNG:
 			a->rng = true;
+			break;
+		case O_API_SOCK:
+			if (!*optarg)
+				return err_set(-EINVAL, "--api-sock needs a path");
+			a->api_sock = optarg;
+			break;
+		case O_ID:
+			if (!*optarg || strlen(optarg) > 64)
+				return err_set(-EINVAL, "--id %s: expected 1 to 64 characters", optarg);
+			a->id = optarg;
 			break;
 		case 'h':
 			a->help = 1;

@@ -27,6 +27,8 @@ struct run_args {
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	bool rng;
+	const char *api_sock;
+	const char *id;
 };
 
 /* Parses argv (argv[0] is "run"). Returns 0, or -EINVAL with err_msg naming the option.

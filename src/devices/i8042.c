@@ -60,8 +60,20 @@ void i8042_init(struct i8042 *c, struct irq_line *kbd_irq, void (*reset)(void *)
 	c->kbd_irq = kbd_irq;
 	c->reset = reset;
 	c->reset_ctx = ctx;
-	c->ctr = CTR_KBDINT | CTR_SYS | CTR_AUXDIS | CTR_XLATE;
+	/* No translation: the keyboard's set 2 codes reach the guest as they are (Linux's
+	 * atkbd then reads them as set 2, which the Ctrl+Alt+Del injection uses). */
+	c->ctr = CTR_KBDINT | CTR_SYS | CTR_AUXDIS;
 	c->outport = 0x01;  /* bit 0: reset line not asserted */
+}
+
+void i8042_send_ctrl_alt_del(struct i8042 *c)
+{
+	static const uint8_t keys[] = { 0x14, 0x11, 0xe0, 0x71 };  /* Ctrl, Alt, E0 Del */
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < sizeof(keys); i++)
+		push_kbd(c, keys[i]);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void i8042_destroy(struct i8042 *c)

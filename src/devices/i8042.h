@@ -32,6 +32,9 @@ struct i8042 {
 
 void i8042_init(struct i8042 *c, struct irq_line *kbd_irq, void (*reset)(void *), void *ctx);
 void i8042_destroy(struct i8042 *c);
+/* Presses Ctrl+Alt+Del on the keyboard (scan code set 2 make codes), as Firecracker
+ * does: Linux reboots in response. */
+void i8042_send_ctrl_alt_del(struct i8042 *c);
 /* Bus handlers for the two one-byte ranges: data (0x60) and command/status (0x64). */
 void i8042_data_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len);
 void i8042_data_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len);

@@ -48,6 +48,8 @@ struct vm_config {
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	bool rng;
+	const char *api_sock;     /* NULL: no API socket */
+	const char *id;           /* instance id for the API */
 };
 
 enum vm_stop_reason {

@@ -8,6 +8,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "api/api_server.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "vmm/term.h"
@@ -17,7 +21,7 @@
 #define HALT_PROBE_ROUNDS 2   /* consecutive all-halted rounds before stopping */
 #define STDIN_CHUNK 256
 
-enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE };
+enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE, EV_API = 100 };
 
 struct loop {
 	struct vm *vm;
@@ -26,7 +30,77 @@ struct loop {
 	int stdin_open;    /* not at EOF */
 	int stdin_file;    /* a regular file: epoll refuses it, read when the FIFO has room */
 	unsigned int probe_outstanding;
+	struct api_server api;
+	bool api_open;
 };
+
+/* ---- the API's view of the VM ---- */
+
+static const char *api_state(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	return __atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE) ? "Paused" : "Running";
+}
+
+static int api_pause(void *ctx)
+{
+	vm_pause(ctx);
+	return 0;
+}
+
+static int api_resume(void *ctx)
+{
+	vm_resume(ctx);
+	return 0;
+}
+
+static int api_ctrl_alt_del(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	i8042_send_ctrl_alt_del(&vm->i8042);
+	return 0;
+}
+
+static char *api_vm_config(void *ctx)
+{
+	struct vm *vm = ctx;
+	const struct vm_config *c = &vm->cfg;
+	json_t *drives = json_array(), *nets = json_array(), *o;
+	char *s;
+
+	for (unsigned int i = 0; i < c->ndisks; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "drive%u", i);
+		json_array_append_new(drives, json_pack("{s:s, s:s, s:b, s:b}", "drive_id", id,
+			"path_on_host", c->disks[i].path, "is_root_device", 0,
+			"is_read_only", c->disks[i].read_only));
+	}
+	for (unsigned int i = 0; i < c->nnets; i++) {
+		char id[16], mac[18];
+		const uint8_t *m = vm->nets[i].mac;
+
+		snprintf(id, sizeof(id), "net%u", i);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+			 m[4], m[5]);
+		json_array_append_new(nets, json_pack("{s:s, s:s, s:s}", "iface_id", id,
+			"host_dev_name", c->nets[i].tap, "guest_mac", mac));
+	}
+	o = json_pack("{s:{s:s, s:s?, s:s}, s:{s:i, s:I, s:b, s:b}, s:o, s:o, s:o?}",
+		      "boot-source", "kernel_image_path", c->kernel, "initrd_path", c->initrd,
+		      "boot_args", vm->cmdline,
+		      "machine-config", "vcpu_count", (int)c->vcpus, "mem_size_mib",
+		      (json_int_t)c->mem_mib, "smt", 0, "track_dirty_pages", 0,
+		      "drives", drives, "network-interfaces", nets,
+		      "entropy", c->rng ? json_object() : NULL);
+	if (!o)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
 
 static int ep_add(int epfd, int fd, uint64_t tag)
 {
@@ -157,11 +231,26 @@ static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signal
 		l->stdin_open = 1;
 		stdin_arm(l, 1);
 	}
+	if (vm->cfg.api_sock) {
+		const struct api_ops ops = {
+			.ctx = vm, .id = vm->cfg.id, .state = api_state, .pause = api_pause,
+			.resume = api_resume, .ctrl_alt_del = api_ctrl_alt_del,
+			.vm_config = api_vm_config,
+		};
+		int r = api_server_open(&l->api, vm->cfg.api_sock, l->epfd, EV_API, &ops);
+
+		if (r < 0)
+			return r;
+		l->api_open = true;
+	}
 	return 0;
 }
 
 static void loop_teardown(struct loop *l)
 {
+	if (l->api_open)
+		api_server_close(&l->api);
+	l->api_open = false;
 	if (l->timerfd >= 0)
 		close(l->timerfd);
 	if (l->sigfd >= 0)
@@ -225,6 +314,10 @@ int vm_run(struct vm *vm)
 			goto out;
 		}
 		for (int i = 0; i < n; i++) {
+			if (l.api_open && api_server_owns(&l.api, evs[i].data.u64)) {
+				api_server_event(&l.api, evs[i].data.u64, evs[i].events);
+				continue;
+			}
 			switch (evs[i].data.u64) {
 			case EV_EXIT:
 				drain(vm->exit_efd);
@@ -245,6 +338,8 @@ int vm_run(struct vm *vm)
 			case EV_PROBE:
 				drain(l.timerfd);
 				probe_start(&l);
+				if (l.api_open)
+					api_server_tick(&l.api);
 				break;
 			default:
 				break;
