@@ -40,10 +40,12 @@ static int cmd_run(int argc, char **argv)
 {
 	struct run_args a;
 	struct vm_config cfg;
+	struct vm_file file;
 	struct vm vm;
 	char *cmdline;
 	int r;
 
+	memset(&file, 0, sizeof(file));
 	r = run_args_parse(&a, argc, argv);
 	if (r < 0)
 		return r;
@@ -51,18 +53,28 @@ static int cmd_run(int argc, char **argv)
 		fputs(run_usage, stdout);
 		return 0;
 	}
+	if (a.config) {
+		r = vm_file_load(&file, a.config);
+		if (r < 0)
+			return r;
+		run_args_from_vm_file(&a, &file);
+	}
 	log_threshold = a.log_level;
 	r = check_host_memory(a.mem_mib);
-	if (r < 0)
+	if (r < 0) {
+		vm_file_free(&file);
 		return r;
+	}
 	cmdline = run_args_guest_cmdline(&a);
-	if (!cmdline)
+	if (!cmdline) {
+		vm_file_free(&file);
 		return err_set(-ENOMEM, "out of memory");
+	}
 	cfg = (struct vm_config){
 		.kernel = a.kernel, .initrd = a.initrd, .cmdline = cmdline, .mem_mib = a.mem_mib,
 		.vcpus = a.vcpus, .kvm_path = "/dev/kvm", .console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO, .ndisks = a.ndisks, .nnets = a.nnets, .rng = a.rng,
-		.api_sock = a.api_sock, .id = a.id,
+		.api_sock = a.api_sock, .id = a.id, .cpu_masks = a.cpu_masks,
 	};
 	memcpy(cfg.disks, a.disks, sizeof(cfg.disks));
 	memcpy(cfg.nets, a.nets, sizeof(cfg.nets));
@@ -72,6 +84,7 @@ static int cmd_run(int argc, char **argv)
 		vm_destroy(&vm);
 	}
 	free(cmdline);
+	vm_file_free(&file);
 	return r;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/vm_file.h"
 #include "util/cmdline.h"
 #include "util/err.h"
 
@@ -27,6 +28,9 @@ const char run_usage[] =
 	"                      in order); to boot from it add root=/dev/vda to --cmdline\n"
 	"  --net tap=NAME[,mac=MAC]  virtio-net on an existing tap device (repeatable)\n"
 	"  --rng               virtio-rng entropy device (the guest's /dev/hwrng)\n"
+	"  --config FILE       boot the VM a TOML VM file describes (see docs/config.md);\n"
+	"                      excludes --kernel, --initrd, --cmdline, --memory, --vcpus,\n"
+	"                      --disk, --net and --rng\n"
 	"  --api-sock PATH     serve the Firecracker-compatible HTTP API on this Unix socket\n"
 	"  --id ID             instance id reported by the API (default anonymous-instance)\n"
 	"  --log-level LEVEL   error, warn (default), info or debug\n"
@@ -105,7 +109,7 @@ static int parse_net(struct run_args *a, char *arg)
 int run_args_parse(struct run_args *a, int argc, char **argv)
 {
 	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG, O_DISK, O_NET,
-	       O_RNG, O_API_SOCK, O_ID };
+	       O_RNG, O_API_SOCK, O_ID, O_CONFIG };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -118,11 +122,12 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 		{ "rng", no_argument, NULL, O_RNG },
 		{ "api-sock", required_argument, NULL, O_API_SOCK },
 		{ "id", required_argument, NULL, O_ID },
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c, r;
+	int c, r, seen_machine = 0;
 
 	memset(a, 0, sizeof(*a));
 	a->cmdline = RUN_DEFAULT_CMDLINE;
@@ -142,6 +147,7 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 			break;
 		case O_CMDLINE:
 			a->cmdline = optarg;
+			seen_machine = 1;
 			break;
 		case O_MEMORY:
 			/* The upper bound only keeps the byte count in range; what the host can
@@ -150,12 +156,14 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 			if (r < 0)
 				return r;
 			a->mem_mib = v;
+			seen_machine = 1;
 			break;
 		case O_VCPUS:
 			r = parse_u64("--vcpus", optarg, 1, 4096, &v);
 			if (r < 0)
 				return r;
 			a->vcpus = (unsigned int)v;
+			seen_machine = 1;
 			break;
 		case O_LOG:
 			if (log_parse_level(optarg, &a->log_level) < 0)
@@ -179,6 +187,9 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 			if (!*optarg)
 				return err_set(-EINVAL, "--api-sock needs a path");
 			a->api_sock = optarg;
+			break;
+		case O_CONFIG:
+			a->config = optarg;
 			break;
 		case O_ID:
 			if (!*optarg || strlen(optarg) > 64)
@@ -204,6 +215,13 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 	if (optind < argc)
 		return err_set(-EINVAL, "unexpected argument '%s' (see 'ember run --help')",
 			       argv[optind]);
+	if (a->config) {
+		if (a->kernel || a->initrd || a->ndisks || a->nnets || a->rng || seen_machine)
+			return err_set(-EINVAL, "--config %s describes the whole VM: drop --kernel, "
+				       "--initrd, --cmdline, --memory, --vcpus, --disk, --net and --rng",
+				       a->config);
+		return 0;
+	}
 	if (!a->kernel)
 		return err_set(-EINVAL, "--kernel PATH is required (see 'ember run --help')");
 	return 0;
@@ -212,4 +230,22 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 char *run_args_guest_cmdline(const struct run_args *a)
 {
 	return cmdline_add(a->cmdline, cmdline_has_param(a->cmdline, "pci=") ? "" : "pci=off");
+}
+
+void run_args_from_vm_file(struct run_args *a, const struct vm_file *f)
+{
+	a->kernel = f->kernel_path;
+	a->initrd = f->ramdisk_path;
+	if (f->cmdline)
+		a->cmdline = f->cmdline;
+	a->mem_mib = f->memory_mib;
+	a->vcpus = f->cpu_num;
+	memcpy(a->disks, f->disks, sizeof(a->disks));
+	a->ndisks = f->ndisks;
+	memcpy(a->nets, f->nets, sizeof(a->nets));
+	a->nnets = f->nnets;
+	a->rng = f->rng;
+	a->cpu_masks = f->has_cpu_masks ? f->cpu_masks : NULL;
+	if (!a->id && f->name)
+		a->id = f->name;
 }

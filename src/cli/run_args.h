@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/vm_file.h"
 #include "vmm/vm.h"
 
 #include "util/log.h"
@@ -29,6 +30,8 @@ struct run_args {
 	bool rng;
 	const char *api_sock;
 	const char *id;
+	const char *config;        /* --config FILE */
+	const uint64_t *cpu_masks;
 };
 
 /* Parses argv (argv[0] is "run"). Returns 0, or -EINVAL with err_msg naming the option.
@@ -38,6 +41,9 @@ int run_args_parse(struct run_args *a, int argc, char **argv);
 /* The command line the guest gets: the given one plus machine-description parameters
  * ("pci=off": there is no PCI bus) unless the user set them. Caller frees. */
 char *run_args_guest_cmdline(const struct run_args *a);
+
+/* Fills the machine part of a from a loaded VM file (kept alive by the caller). */
+void run_args_from_vm_file(struct run_args *a, const struct vm_file *f);
 
 extern const char run_usage[];
 

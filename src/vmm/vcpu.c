@@ -3,6 +3,7 @@
  * immediate_exit, then SIGUSR1, so a vCPU leaves KVM_RUN whether it is inside it, about
  * to enter it, or halted. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -253,6 +254,21 @@ int vcpu_start_all(struct vm *vm)
 		v->thread_started = 1;
 		snprintf(name, sizeof(name), "vcpu%u", i);
 		pthread_setname_np(v->thread, name);
+		if (vm->cfg.cpu_masks && vm->cfg.cpu_masks[i]) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			for (unsigned int c = 0; c < 64; c++)
+				if (vm->cfg.cpu_masks[i] >> c & 1)
+					CPU_SET(c, &set);
+			r = pthread_setaffinity_np(v->thread, sizeof(set), &set);
+			if (r) {
+				r = err_set(-r, "vCPU %u: cannot pin to host CPU mask 0x%llx: %s (does "
+					    "this host have those CPUs?)", i,
+					    (unsigned long long)vm->cfg.cpu_masks[i], strerror(r));
+				break;
+			}
+		}
 	}
 	pthread_attr_destroy(&attr);
 	return r;

@@ -48,6 +48,7 @@ struct vm_config {
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	bool rng;
+	const uint64_t *cpu_masks; /* NULL, or one host CPU mask per vCPU (thread affinity) */
 	const char *api_sock;     /* NULL: no API socket */
 	const char *id;           /* instance id for the API */
 };
