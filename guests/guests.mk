@@ -10,6 +10,7 @@
 #   uart_irq.elf          COM1 in interrupt mode via the IOAPIC, echoes stdin upper-cased
 #   smp.elf               INIT/SIPI/SIPI bring-up of every AP listed in the MP table
 #   i8042_reset.elf, halt_forever.elf, triple_fault.elf   the ways a guest ends
+#   virtio_blk.elf        virtio-mmio driver: virtio-blk and virtio-rng, hostile-driver modes
 
 GUEST_CC   ?= gcc
 GUEST_OUT  := $(BUILD)/guests
@@ -29,7 +30,7 @@ GUEST_COMMON := start isr idt lib mptable
 GUEST_COMMON_OBJS := $(GUEST_COMMON:%=$(GUEST_OBJ)/common/%.o)
 
 # name -> extra objects besides <name>.o
-GUEST_NAMES := bootinfo uart_irq smp i8042_reset halt_forever triple_fault
+GUEST_NAMES := bootinfo uart_irq smp i8042_reset halt_forever triple_fault virtio_blk counter
 GUEST_EXTRA_smp := $(GUEST_OBJ)/smp_tramp.o
 
 GUEST_IMAGES := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf) \

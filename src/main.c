@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/run_args.h"
+#include "fleet/fleet.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "vmm/vm.h"
@@ -16,6 +17,12 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  run        boot one microVM (see 'ember run --help')\n"
+	"  up         start a fleet: one VM per TOML file (see 'ember up --help')\n"
+	"  list       list the running VMs\n"
+	"  status NAME [--json]   one VM's state and configuration\n"
+	"  pause NAME / resume NAME\n"
+	"  stop NAME [--force]    Ctrl+Alt+Del and wait; --force kills it\n"
+	"  console NAME           follow a VM's serial console log\n"
 	"\n"
 	"  -h, --help     this text\n"
 	"  -V, --version  print the version\n";
@@ -104,13 +111,23 @@ int main(int argc, char **argv)
 		printf("ember %s\n", EMBER_VERSION);
 		return 0;
 	}
-	if (!strcmp(argv[1], "run")) {
-		r = cmd_run(argc - 1, argv + 1);
-		if (r < 0) {
-			fprintf(stderr, "ember: %s\n", err_msg()[0] ? err_msg() : strerror(-r));
-			return 1;
+	{
+		static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+			{ "run", cmd_run }, { "up", fleet_up }, { "list", fleet_list },
+			{ "status", fleet_status }, { "stop", fleet_stop }, { "pause", fleet_pause },
+			{ "resume", fleet_resume }, { "console", fleet_console },
+		};
+
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+			if (strcmp(argv[1], cmds[i].name))
+				continue;
+			r = cmds[i].fn(argc - 1, argv + 1);
+			if (r < 0) {
+				fprintf(stderr, "ember: %s\n", err_msg()[0] ? err_msg() : strerror(-r));
+				return 1;
+			}
+			return r;
 		}
-		return r;
 	}
 	fprintf(stderr, "ember: unknown command '%s' (see 'ember --help')\n", argv[1]);
 	return 2;

@@ -1129,7 +1129,8 @@ static int parse_value(struct parser *p, struct toml_value *parent, char *key, s
 			rc = oom(p);
 			break;
 		}
-		memcpy(v->u.str.ptr, p->sbuf.p, p->sbuf.len + 1);
+		memcpy(v->u.str.ptr, p->sbuf.p, p->sbuf.len);
+		v->u.str.ptr[p->sbuf.len] = '\0';
 		v->u.str.len = p->sbuf.len;
 		v->type = TOML_STRING;
 		break;
