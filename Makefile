@@ -5,6 +5,9 @@
 #   make check-unit   tier 1: unit tests, no KVM
 #   make check-kvm    tier 2: direct KVM tests with the project's own small guests
 #   make check-asan   tiers 1 and 2 again under ASan+UBSan
+#   make check-toml   the toml-test conformance vectors (TOML 1.0.0)
+#   make check-api    the API socket against a live VM
+#   make check-fleet  ember up and the fleet commands against live VMs
 #   make check-fuzz   short libFuzzer runs over every parser of untrusted input
 #   make check-nested tier 3: Debian's stock kernel on real KVM inside the nested test host
 #   make demo         boot a Linux guest to a shell (nested test host when host KVM cannot)
@@ -68,6 +71,9 @@ $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(UNIT_HARNESS) $(BUILD)/libembe
 
 include guests/guests.mk
 -include tests/fuzz/fuzz.mk
+include tests/toml/toml.mk
+include tests/api/api.mk
+include tests/fleet/fleet.mk
 
 check-unit: $(UNIT_BINS)
 	@tests/unit/run.sh $(BUILD) $(UNIT_BINS)
@@ -76,7 +82,7 @@ check-kvm: $(BUILD)/ember guests
 	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
 
 check-asan:
-	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm
+	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm check-api check-fleet
 
 check-nested: $(BUILD)/ember
 	@EMBER=$(BUILD)/ember tests/nested/run.sh check

@@ -195,6 +195,19 @@ static void flush_out(struct api_server *s, struct api_conn *c)
 		conn_close(s, c);
 }
 
+/* Serves and flushes until the input holds no complete request or the socket is full. */
+static void serve_and_flush(struct api_server *s, struct api_conn *c)
+{
+	for (;;) {
+		size_t before = c->in_len;
+
+		serve(s, c);
+		flush_out(s, c);
+		if (c->fd < 0 || c->out_len || c->in_len == 0 || c->in_len == before)
+			return;
+	}
+}
+
 void api_server_event(struct api_server *s, uint64_t tag, uint32_t events)
 {
 	struct api_conn *c;
@@ -214,7 +227,7 @@ void api_server_event(struct api_server *s, uint64_t tag, uint32_t events)
 
 		if (n > 0) {
 			c->in_len += (size_t)n;
-			serve(s, c);
+			serve_and_flush(s, c);
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			/* EOF (half-close) or error: answer what we have, then close. */
 			serve(s, c);
@@ -230,7 +243,8 @@ void api_server_event(struct api_server *s, uint64_t tag, uint32_t events)
 		conn_close(s, c);
 		return;
 	}
-	flush_out(s, c);
+	if (c->fd >= 0)
+		serve_and_flush(s, c);
 	if (c->fd >= 0) {
 		if (c->close_after && c->out_len == 0)
 			conn_close(s, c);

@@ -47,7 +47,7 @@ static size_t header_end(const char *buf, size_t len)
 
 static bool is_token_char(char c)
 {
-	return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+	return c && (isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c));
 }
 
 enum http_parse http_parse_request(const char *buf, size_t len, struct http_request *req,
@@ -86,7 +86,9 @@ enum http_parse http_parse_request(const char *buf, size_t len, struct http_requ
 		vlen = (size_t)(line_end - ver);
 		if (vlen && ver[vlen - 1] == '\r')
 			vlen--;
-		if (mlen == 0 || mlen >= sizeof(req->method))
+		if (mlen == 0)
+			return bad(status, reason, 400, "malformed request line");
+		if (mlen >= sizeof(req->method))
 			return bad(status, reason, 501, "unsupported method");
 		for (size_t i = 0; i < mlen; i++)
 			if (!isupper((unsigned char)p[i]))
@@ -164,6 +166,9 @@ enum http_parse http_parse_request(const char *buf, size_t len, struct http_requ
 		}
 		p = line_end + 1;
 	}
+	if (!have_length && (!strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH") ||
+			     !strcmp(req->method, "POST")))
+		return bad(status, reason, 411, "a request with a body needs Content-Length");
 	if (clen > HTTP_MAX_BODY)
 		return bad(status, reason, 413, "request body larger than 64 KiB");
 	if (len - end < clen)
@@ -178,21 +183,24 @@ enum http_parse http_parse_request(const char *buf, size_t len, struct http_requ
 size_t http_format_response(char *out, size_t cap, int status, const char *content_type,
 			    const char *body, size_t body_len, bool keep_alive)
 {
+	char head[256];
 	int n;
 
+	/* Format the head apart: snprintf needs room for a NUL the response does not. */
 	if (body) {
-		n = snprintf(out, cap,
+		n = snprintf(head, sizeof(head),
 			     "HTTP/1.1 %d %s\r\nServer: Firecracker API\r\nConnection: %s\r\n"
 			     "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
 			     status, http_status_text(status), keep_alive ? "keep-alive" : "close",
 			     content_type ? content_type : "application/json", body_len);
 	} else {
-		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: Firecracker API\r\nConnection: %s\r\n%s\r\n",
+		n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: Firecracker API\r\nConnection: %s\r\n%s\r\n",
 			     status, http_status_text(status), keep_alive ? "keep-alive" : "close",
 			     status == 204 ? "" : "Content-Length: 0\r\n");
 	}
-	if (n < 0 || (size_t)n >= cap || body_len > cap - (size_t)n)
+	if (n < 0 || (size_t)n >= sizeof(head) || (size_t)n > cap || body_len > cap - (size_t)n)
 		return 0;
+	memcpy(out, head, (size_t)n);
 	if (body)
 		memcpy(out + n, body, body_len);
 	return (size_t)n + (body ? body_len : 0);

@@ -21,7 +21,9 @@ struct toml_value *toml__new(enum toml_type type)
 	return v;
 }
 
-/* FNV-1a, 32-bit. */
+/* FNV-1a, 32-bit, then a final avalanche (the one of MurmurHash3) so that the low bits
+ * the index uses depend on every byte: FNV's low bits alone cluster on keys that differ
+ * only in their last characters ("disk0", "disk1", ...). */
 uint32_t toml__hash(const char *key, size_t len)
 {
 	uint32_t h = 2166136261u;
@@ -30,6 +32,11 @@ uint32_t toml__hash(const char *key, size_t len)
 		h ^= (unsigned char)key[i];
 		h *= 16777619u;
 	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h;
 }
 

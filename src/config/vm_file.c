@@ -41,7 +41,8 @@ static int bad(const struct ctx *c, const struct toml_value *v, const char *fmt,
 static int expect(const struct ctx *c, const struct toml_value *v, enum toml_type t)
 {
 	if (v->type != t)
-		return bad(c, v, "expected %s %s, found %s", t == TOML_INTEGER ? "an" : "a",
+		return bad(c, v, "expected %s %s, found %s",
+			   t == TOML_INTEGER || t == TOML_ARRAY ? "an" : "a",
 			   toml_type_name(t), toml_type_name(v->type));
 	return 0;
 }
@@ -145,6 +146,10 @@ static int parse_base(const struct ctx *c, const struct toml_value *t)
 			if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') ||
 			      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
 				return bad(c, v, "names may use letters, digits, '-', '_' and '.' only");
+		if (!((c->f->name[0] >= '0' && c->f->name[0] <= '9') ||
+		      (c->f->name[0] >= 'a' && c->f->name[0] <= 'z') ||
+		      (c->f->name[0] >= 'A' && c->f->name[0] <= 'Z')))
+			return bad(c, v, "names start with a letter or a digit");
 		if (strlen(c->f->name) > 64)
 			return bad(c, v, "names are at most 64 characters");
 	}

@@ -153,7 +153,7 @@ static void reaped(struct fleet_vm *v, int status)
 	unlink(v->pidfile);
 	unlink(v->sock);  /* a crashed VM could not remove its own socket */
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		set_state(v, ST_STOPPED, NULL);
+		set_state(v, ST_STOPPED, v->kills ? "by SIGTERM after the stop timeout" : NULL);
 		return;
 	}
 	if (WIFSIGNALED(status))

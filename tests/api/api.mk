@@ -1,0 +1,18 @@
+# Live tests of the per-VM API socket against a running counter guest. Included by the
+# top-level Makefile (or used as `make -f Makefile -f tests/api/api.mk check-api`).
+#
+#   make check-api    build $(BUILD)/tests/api/api_test, then tests/api/run.sh
+#
+# api_test is a raw HTTP/1.1 client of its own (not src/api/api_client.c), so the bytes on
+# the wire are what is checked. It needs only jansson.
+
+API_TEST_BIN := $(BUILD)/tests/api/api_test
+
+.PHONY: check-api
+
+$(API_TEST_BIN): tests/api/api_test.c tests/api/api.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ljansson
+
+check-api: $(BUILD)/ember guests $(API_TEST_BIN)
+	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests API_TEST=$(API_TEST_BIN) tests/api/run.sh

@@ -1,0 +1,8 @@
+# Fleet tests: `ember up` and the fleet commands against small guests (tests/fleet/run.sh).
+# Can be included by the top-level Makefile (or used as
+# `make -f Makefile -f tests/fleet/fleet.mk check-fleet`).
+
+.PHONY: check-fleet
+
+check-fleet: $(BUILD)/ember guests
+	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/fleet/run.sh
