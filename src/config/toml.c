@@ -819,6 +819,8 @@ static int number_end(struct parser *p, size_t start)
 	return 0;
 }
 
+/* Floats are converted with strtod in the "C" locale, whatever the program's locale is
+ * (a decimal comma would otherwise stop at the '.'); strtod rounds correctly. */
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static locale_t c_locale;
 
