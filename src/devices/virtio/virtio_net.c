@@ -33,18 +33,34 @@
 /* Worker fd slots. */
 enum { FD_RX_KICK = 0, FD_TX_KICK = 1, FD_TAP = 2 };
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int virtio_net_parse_mac(const char *s, uint8_t mac[6])
 {
-	unsigned int b[6];
-	char end;
+	uint8_t m[6];
 
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &end) != 6)
+	/* Exactly "xx:xx:xx:xx:xx:xx": two hex digits per byte, no signs, spaces or 0x. */
+	if (strlen(s) != 17)
 		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	if (mac[0] & 1)
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		m[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (m[0] & 1)
 		return -EINVAL;  /* multicast */
+	memcpy(mac, m, 6);
 	return 0;
 }
 

@@ -187,11 +187,13 @@ void vq_unpop(struct vq *q)
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
 {
-	uint8_t *used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->size));
-	uint8_t *elem;
+	uint8_t *used, *elem;
 	uint32_t id = head;
 
-	if (!used || q->broken)
+	if (!q->ready || q->broken || !q->mem)
+		return;
+	used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->size));
+	if (!used)
 		return;
 	elem = used + USED_RING + USED_ELEM_SIZE * (q->used_idx % q->size);
 	memcpy(elem, &id, 4);
@@ -204,10 +206,13 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 
 bool vq_needs_interrupt(struct vq *q)
 {
-	const uint8_t *avail = guest_mem_ptr(q->mem, q->avail_gpa, avail_bytes(q->size));
+	const uint8_t *avail;
 	uint16_t old, now = q->used_idx, event;
 	bool valid = q->signalled_valid;
 
+	if (!q->ready || !q->mem)
+		return false;
+	avail = guest_mem_ptr(q->mem, q->avail_gpa, avail_bytes(q->size));
 	if (!avail)
 		return false;
 	/* Order our used->idx store before reading the driver's event/flags. */
@@ -226,10 +231,14 @@ bool vq_needs_interrupt(struct vq *q)
 
 bool vq_enable_notify(struct vq *q, bool enable)
 {
-	uint8_t *used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->size));
-	const uint8_t *avail = guest_mem_ptr(q->mem, q->avail_gpa, avail_bytes(q->size));
+	uint8_t *used, *avail;
 
-	if (!used || !avail || q->broken)
+	/* A queue the driver never made ready has no rings: touch nothing. */
+	if (!q->ready || q->broken || !q->mem)
+		return false;
+	used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->size));
+	avail = guest_mem_ptr(q->mem, q->avail_gpa, avail_bytes(q->size));
+	if (!used || !avail)
 		return false;
 	if (q->event_idx) {
 		if (enable)
