@@ -11,12 +11,18 @@
  *            sector 2 and read it back, FLUSH, GET_ID, a read past the end (IOERR). A
  *            read-only disk (VIRTIO_BLK_F_RO offered) must answer the write with IOERR.
  *   rng      virtio-rng: two 64-byte reads, not all zero and different.
+ *   net      virtio-net (VERSION_1 + MAC): report the MAC, send a broadcast frame of
+ *            EtherType 0x88b5 with "EMBER-PING", wait for an "EMBER-PONG" frame back to
+ *            our MAC (the runner's peer on the tap answers).
  *   loop | oob | rafterw | badring | robuf   (with blk) a hostile driver: a descriptor
  *            loop; a buffer outside RAM; a readable buffer after a writable one; ring
  *            addresses outside RAM at DRIVER_OK: each must make the device set
  *            DEVICE_NEEDS_RESET (with a config interrupt for the ring ones), after which
- *            a reset brings it back and a read works again. robuf: an IN request whose
- *            data buffer is device-readable must leave that buffer alone.
+ *            a reset brings it back and a read works again (with rng too: the rng
+ *            test runs while virtio-blk waits for its reset). robuf: an IN request whose
+ *            data buffer is device-readable must leave that buffer alone. noqueue:
+ *            DRIVER_OK without a ready queue, then a notify: GPA 0 must stay untouched
+ *            and the reset must return.
  * Output lines (parsed by tests/kvm/run.sh):
  *   VIRTIO <id> at 0x<base> gsi <n>       one per device found
  *   BLK features=0x<hi>:<lo> ro=<0|1> capacity=<sectors>
@@ -24,6 +30,8 @@
  *   WRITE status=<s>      READBACK ok|skipped      FLUSH status=<s>
  *   ID <serial>           PASTEND status=<s>       IRQS used=<n> config=<n>
  *   RNG <n> bytes ok      HOSTILE <mode> status=0x<status> isr=0x<isr>   RECOVERED
+ *   NET mac=<mac>         NET sent      NET received <n> bytes from <mac>
+ *   NOQUEUE untouched     NOQUEUE reset
  *   SUCCESS */
 #include "guest.h"
 
@@ -91,15 +99,20 @@ struct vused {
     uint16_t avail_event;
 };
 
+/* One split virtqueue: the rings and the driver's indices. */
+struct gq {
+    struct vdesc desc[QN] __attribute__((aligned(16)));
+    struct vavail avail __attribute__((aligned(16)));
+    struct vused used __attribute__((aligned(16)));
+    uint16_t avail_idx, used_seen;
+};
+
 struct vdev {
     uintptr_t base;
     unsigned gsi;
     uint32_t id;
-    uint16_t avail_idx, used_seen;
     volatile unsigned irq_used, irq_config, irqs;
-    struct vdesc desc[QN] __attribute__((aligned(16)));
-    struct vavail avail __attribute__((aligned(16)));
-    struct vused used __attribute__((aligned(16)));
+    struct gq q[2];   /* virtio-net uses two: receive and transmit */
 };
 
 static struct vdev devs[MAX_DEVS];
@@ -253,8 +266,9 @@ static void setup_interrupts(void)
 
 /* ---- device bring-up ---- */
 
-/* Reset, ACK, DRIVER, VERSION_1 only, FEATURES_OK. Returns the offered features. */
-static uint64_t negotiate(struct vdev *d)
+/* Reset, ACK, DRIVER, VERSION_1 (and the offered ones of want_lo), FEATURES_OK. Returns
+ * the offered features. */
+static uint64_t negotiate(struct vdev *d, uint32_t want_lo)
 {
     wr(d, R_STATUS, 0);
     if (rd(d, R_STATUS) != 0)
@@ -270,25 +284,25 @@ static uint64_t negotiate(struct vdev *d)
     wr(d, R_DRV_FEATURES_SEL, 1);
     wr(d, R_DRV_FEATURES, 1);
     wr(d, R_DRV_FEATURES_SEL, 0);
-    wr(d, R_DRV_FEATURES, 0);
+    wr(d, R_DRV_FEATURES, want_lo & (uint32_t)f);
     wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
     if (!(rd(d, R_STATUS) & S_FEATURES_OK))
         fail("FEATURES_OK refused for VERSION_1 alone");
     return f;
 }
 
-static void setup_queue(struct vdev *d, uint64_t desc, uint64_t avail, uint64_t used)
+/* Queue sel at the given ring addresses (its own rings unless testing bad ones). */
+static void setup_queue_at(struct vdev *d, unsigned sel, uint64_t desc, uint64_t avail,
+                           uint64_t used)
 {
-    memset(d->desc, 0, sizeof(d->desc));
-    memset(&d->avail, 0, sizeof(d->avail));
-    memset(&d->used, 0, sizeof(d->used));
-    d->avail_idx = d->used_seen = 0;
-    wr(d, R_QUEUE_SEL, 0);
+    struct gq *q = &d->q[sel];
+    memset(q, 0, sizeof(*q));
+    wr(d, R_QUEUE_SEL, sel);
     if (rd(d, R_QUEUE_READY) != 0)
-        fail("queue 0 ready before setup");
+        fail("queue %u ready before setup", sel);
     uint32_t max = rd(d, R_QUEUE_NUM_MAX);
     if (max < QN)
-        fail("queue 0 max size %u < %u", max, QN);
+        fail("queue %u max size %u < %u", sel, max, QN);
     wr(d, R_QUEUE_NUM, QN);
     wr(d, R_DESC_LO, (uint32_t)desc);
     wr(d, R_DESC_HI, (uint32_t)(desc >> 32));
@@ -298,7 +312,13 @@ static void setup_queue(struct vdev *d, uint64_t desc, uint64_t avail, uint64_t 
     wr(d, R_DEVICE_HI, (uint32_t)(used >> 32));
     wr(d, R_QUEUE_READY, 1);
     if (rd(d, R_QUEUE_READY) != 1)
-        fail("queue 0 not ready after setup");
+        fail("queue %u not ready after setup", sel);
+}
+
+static void setup_queue(struct vdev *d, unsigned sel)
+{
+    struct gq *q = &d->q[sel];
+    setup_queue_at(d, sel, (uintptr_t)q->desc, (uintptr_t)&q->avail, (uintptr_t)&q->used);
 }
 
 static void driver_ok(struct vdev *d)
@@ -311,46 +331,65 @@ static void driver_ok(struct vdev *d)
 
 static void bring_up(struct vdev *d)
 {
-    negotiate(d);
-    setup_queue(d, (uintptr_t)d->desc, (uintptr_t)&d->avail, (uintptr_t)&d->used);
+    negotiate(d, 0);
+    setup_queue(d, 0);
     driver_ok(d);
 }
 
 /* ---- requests ---- */
 
-static void publish(struct vdev *d, uint16_t head)
+static uint16_t used_idx(struct gq *q) { return *(volatile uint16_t *)&q->used.idx; }
+
+static void publish_q(struct vdev *d, unsigned sel, uint16_t head)
 {
-    d->avail.ring[d->avail_idx % QN] = head;
+    struct gq *q = &d->q[sel];
+    q->avail.ring[q->avail_idx % QN] = head;
     barrier();
-    d->avail_idx++;
-    *(volatile uint16_t *)&d->avail.idx = d->avail_idx;
+    q->avail_idx++;
+    *(volatile uint16_t *)&q->avail.idx = q->avail_idx;
     barrier();
-    wr(d, R_QUEUE_NOTIFY, 0);
+    wr(d, R_QUEUE_NOTIFY, sel);
 }
 
-/* Waits for the next used entry and its interrupt; returns the used length. */
-static uint32_t wait_used(struct vdev *d, unsigned irq_before, const char *what)
+static void publish(struct vdev *d, uint16_t head) { publish_q(d, 0, head); }
+
+/* Waits for the next used entry of queue sel and an interrupt; returns the entry. */
+static struct vused_elem wait_used_q(struct vdev *d, unsigned sel, unsigned irq_before,
+                                     const char *what)
 {
+    struct gq *q = &d->q[sel];
     deadline_start(5000);
-    while (*(volatile uint16_t *)&d->used.idx == d->used_seen || d->irq_used == irq_before) {
+    while (used_idx(q) == q->used_seen || d->irq_used == irq_before) {
         if (deadline_passed())
             fail("%s: no completion in 5 s (used idx %u, seen %u, used irqs %u, status 0x%x)",
-                 what, *(volatile uint16_t *)&d->used.idx, d->used_seen, d->irq_used,
-                 rd(d, R_STATUS));
+                 what, used_idx(q), q->used_seen, d->irq_used, rd(d, R_STATUS));
         cpu_relax();
     }
     barrier();
-    struct vused_elem e = d->used.ring[d->used_seen % QN];
-    d->used_seen++;
+    struct vused_elem e = q->used.ring[q->used_seen % QN];
+    q->used_seen++;
+    return e;
+}
+
+/* Queue 0, one chain at head 0 in flight: returns the used length. */
+static uint32_t wait_used(struct vdev *d, unsigned irq_before, const char *what)
+{
+    struct vused_elem e = wait_used_q(d, 0, irq_before, what);
     if (e.id != 0)
         fail("%s: used id %u (want head 0)", what, e.id);
     return e.len;
 }
 
+static void set_desc_q(struct vdev *d, unsigned sel, unsigned i, const volatile void *addr,
+                       uint32_t len, uint16_t flags, uint16_t next)
+{
+    d->q[sel].desc[i] = (struct vdesc){ (uintptr_t)addr, len, flags, next };
+}
+
 static void set_desc(struct vdev *d, unsigned i, const volatile void *addr, uint32_t len,
                      uint16_t flags, uint16_t next)
 {
-    d->desc[i] = (struct vdesc){ (uintptr_t)addr, len, flags, next };
+    set_desc_q(d, 0, i, addr, len, flags, next);
 }
 
 /* header(16, readable) -> data(len, writable for IN/GET_ID) -> status(1, writable). */
@@ -422,9 +461,9 @@ static void blk_test(struct vdev *d)
     uint32_t ulen;
     uint8_t st;
 
-    uint64_t f = negotiate(d);
+    uint64_t f = negotiate(d, 0);
     int ro = (f >> 5) & 1;
-    setup_queue(d, (uintptr_t)d->desc, (uintptr_t)&d->avail, (uintptr_t)&d->used);
+    setup_queue(d, 0);
     uint64_t cap = capacity(d);
     kprintf("BLK features=0x%x:0x%x ro=%d capacity=%lu\n", (uint32_t)(f >> 32), (uint32_t)f, ro,
             cap);
@@ -485,6 +524,9 @@ static void blk_test(struct vdev *d)
         fail("config interrupts without a config change");
 }
 
+static void rng_test(struct vdev *d);
+static int rng_done;
+
 /* Waits for DEVICE_NEEDS_RESET (and, for rings already in use, a config interrupt). */
 static void expect_needs_reset(struct vdev *d, const char *m, int want_irq)
 {
@@ -497,8 +539,11 @@ static void expect_needs_reset(struct vdev *d, const char *m, int want_irq)
     }
     kprintf("HOSTILE %s status=0x%x isr=0x%x config_irqs=%u\n", m, rd(d, R_STATUS),
             rd(d, R_INT_STATUS), d->irq_config);
-    if (*(volatile uint16_t *)&d->used.idx != d->used_seen)
+    if (used_idx(&d->q[0]) != d->q[0].used_seen)
         fail("%s: the malformed chain was used", m);
+    /* The other devices work while this one waits for its reset. */
+    if (mode("rng") && !rng_done)
+        rng_test(device(4));
     /* The reset brings the device back. */
     wr(d, R_STATUS, 0);
     if (rd(d, R_STATUS) != 0)
@@ -521,7 +566,7 @@ static void hostile_test(struct vdev *d, const char *m)
         set_desc(d, 1, buf, 512, D_NEXT, 0);
     } else if (memcmp(m, "oob", 4) == 0) {
         set_desc(d, 0, hdr, 16, D_NEXT, 1);
-        d->desc[1] = (struct vdesc){ OUTSIDE_RAM, 512, D_NEXT | D_WRITE, 2 };
+        d->q[0].desc[1] = (struct vdesc){ OUTSIDE_RAM, 512, D_NEXT | D_WRITE, 2 };
         set_desc(d, 2, &status_byte, 1, D_WRITE, 0);
     } else if (memcmp(m, "rafterw", 8) == 0) {
         set_desc(d, 0, buf, 512, D_NEXT | D_WRITE, 1);
@@ -549,8 +594,8 @@ static void hostile_test(struct vdev *d, const char *m)
     } else if (memcmp(m, "badring", 8) == 0) {
         /* Rings outside RAM: refused at DRIVER_OK, before any request. */
         wr(d, R_STATUS, 0);
-        negotiate(d);
-        setup_queue(d, OUTSIDE_RAM, (uintptr_t)&d->avail, (uintptr_t)&d->used);
+        negotiate(d, 0);
+        setup_queue_at(d, 0, OUTSIDE_RAM, (uintptr_t)&d->q[0].avail, (uintptr_t)&d->q[0].used);
         wr(d, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
         expect_needs_reset(d, m, 1);
         return;
@@ -559,6 +604,31 @@ static void hostile_test(struct vdev *d, const char *m)
     }
     publish(d, 0);
     expect_needs_reset(d, m, 1);
+}
+
+/* noqueue: DRIVER_OK with queue 0 never made ready, a non-zero word at GPA 2, a notify.
+ * The device must not write guest memory it was not given (GPA 0, where an unset queue's
+ * rings would be) and must still reset promptly. */
+static void noqueue_test(struct vdev *d)
+{
+    uintptr_t zero = 0;
+    __asm__("" : "+r"(zero));   /* address 0, without telling the compiler */
+    volatile uint8_t *gpa0 = (volatile uint8_t *)zero;
+    static const uint8_t want[4] = { 0xcd, 0xab, 0x01, 0x00 };
+
+    negotiate(d, 0);
+    for (int i = 0; i < 4; i++)
+        gpa0[i] = want[i];
+    driver_ok(d);
+    wr(d, R_QUEUE_NOTIFY, 0);
+    delay_us(100000);
+    for (int i = 0; i < 4; i++)
+        if (gpa0[i] != want[i])
+            fail("noqueue: the device wrote guest address %d (0x%x, was 0x%x)", i, gpa0[i],
+                 want[i]);
+    kprintf("NOQUEUE untouched\n");
+    wr(d, R_STATUS, 0);   /* must return */
+    kprintf("NOQUEUE reset\n");
 }
 
 static void rng_test(struct vdev *d)
@@ -585,6 +655,80 @@ static void rng_test(struct vdev *d)
     }
     kprintf("RNG 64 bytes ok\n");
     wr(d, R_STATUS, 0);
+    rng_done = 1;
+}
+
+/* virtio-net: send one broadcast frame (EtherType 0x88b5, "EMBER-PING") and wait for the
+ * peer's answer ("EMBER-PONG"); other frames (the host's own traffic) are skipped. */
+#define NET_HDR 12           /* struct virtio_net_hdr_v1 */
+#define ETH_LEN 1514
+static uint8_t txframe[NET_HDR + 60] __attribute__((aligned(16)));
+static uint8_t rxframes[2][NET_HDR + ETH_LEN] __attribute__((aligned(16)));
+
+static void net_test(struct vdev *d)
+{
+    uint8_t mac[6];
+    uint64_t f = negotiate(d, 1u << 5);   /* VIRTIO_NET_F_MAC */
+    if (!(f & (1u << 5)))
+        fail("net: VIRTIO_NET_F_MAC not offered");
+    for (int i = 0; i < 6; i++)
+        mac[i] = *(volatile uint8_t *)(d->base + R_CONFIG + (unsigned)i);
+    kprintf("NET mac=%02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2], mac[3], mac[4],
+            mac[5]);
+    setup_queue(d, 0);   /* receive */
+    setup_queue(d, 1);   /* transmit */
+    driver_ok(d);
+    for (uint16_t i = 0; i < 2; i++) {
+        set_desc_q(d, 0, i, rxframes[i], sizeof(rxframes[i]), D_WRITE, 0);
+        publish_q(d, 0, i);
+    }
+
+    uint8_t *eth = txframe + NET_HDR;
+    memset(txframe, 0, sizeof(txframe));
+    memset(eth, 0xff, 6);
+    memcpy(eth + 6, mac, 6);
+    eth[12] = 0x88;
+    eth[13] = 0xb5;
+    memcpy(eth + 14, "EMBER-PING", 10);
+    set_desc_q(d, 1, 0, txframe, sizeof(txframe), 0, 0);
+    unsigned before = d->irq_used;
+    publish_q(d, 1, 0);
+    struct vused_elem e = wait_used_q(d, 1, before, "net transmit");
+    if (e.id != 0)
+        fail("net: transmit used id %u", e.id);
+    kprintf("NET sent\n");
+
+    struct gq *rx = &d->q[0];
+    unsigned skipped = 0;
+    deadline_start(10000);
+    for (;;) {
+        while (used_idx(rx) == rx->used_seen) {
+            if (deadline_passed())
+                fail("net: no answer in 10 s (%u other frames)", skipped);
+            cpu_relax();
+        }
+        barrier();
+        e = rx->used.ring[rx->used_seen % QN];
+        rx->used_seen++;
+        if (e.id > 1 || e.len < NET_HDR + 24 || e.len > sizeof(rxframes[0]))
+            fail("net: receive used id %u len %u", e.id, e.len);
+        const uint8_t *r = rxframes[e.id];
+        if (rd16(r, 10) != 1)
+            fail("net: num_buffers %u (want 1)", rd16(r, 10));
+        const uint8_t *reth = r + NET_HDR;
+        if (reth[12] == 0x88 && reth[13] == 0xb5 && memcmp(reth + 14, "EMBER-PONG", 10) == 0) {
+            if (memcmp(reth, mac, 6) != 0)
+                fail("net: the answer is not for our MAC");
+            kprintf("NET received %u bytes from %02x:%02x:%02x:%02x:%02x:%02x\n",
+                    e.len - NET_HDR, reth[6], reth[7], reth[8], reth[9], reth[10], reth[11]);
+            break;
+        }
+        skipped++;
+        publish_q(d, 0, (uint16_t)e.id);   /* give the buffer back */
+    }
+    if (d->irq_used == 0)
+        fail("net: no used-buffer interrupts");
+    wr(d, R_STATUS, 0);
 }
 
 void guest_main(void *bp)
@@ -600,6 +744,10 @@ void guest_main(void *bp)
         struct vdev *d = device(2);
         static const char *const hostile[] = { "loop", "oob", "rafterw", "robuf", "badring" };
         int h = 0;
+        if (mode("noqueue")) {
+            noqueue_test(d);
+            h = 1;
+        }
         for (unsigned i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
             if (mode(hostile[i])) {
                 hostile_test(d, hostile[i]);
@@ -611,11 +759,16 @@ void guest_main(void *bp)
         did = 1;
     }
     if (mode("rng")) {
-        rng_test(device(4));
+        if (!rng_done)
+            rng_test(device(4));
+        did = 1;
+    }
+    if (mode("net")) {
+        net_test(device(1));
         did = 1;
     }
     if (!did)
-        fail("nothing to test: ember.test= names neither blk nor rng");
+        fail("nothing to test: ember.test= names none of blk, rng, net");
     cli();
     success();
 }

@@ -8,7 +8,7 @@ pkgs=(gcc make libc6-dev libjansson-dev)
 if [ "$what" = test ]; then
 	# clang + its runtime: libFuzzer targets. qemu/busybox/cpio/xz: the nested test host.
 	pkgs+=(clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio xz-utils gzip
-	       procps util-linux)
+	       procps util-linux python3 iproute2 curl e2fsprogs)
 fi
 
 missing=()

@@ -19,7 +19,7 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       := kernel_image serial i8042
+FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio toml
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -32,6 +32,12 @@ FUZZ_SRCS_kernel_image := src/arch/x86/kernel_image.c src/arch/x86/boot.c \
         src/util/err.c src/util/log.c
 FUZZ_SRCS_serial := src/devices/serial.c
 FUZZ_SRCS_i8042  := src/devices/i8042.c
+FUZZ_SRCS_virtqueue := src/devices/virtio/virtqueue.c src/mem/guest_mem.c src/util/err.c \
+        src/util/log.c
+FUZZ_SRCS_virtio_mmio := src/devices/virtio/virtio_mmio.c $(FUZZ_SRCS_virtqueue)
+FUZZ_SRCS_virtio_blk := src/devices/virtio/virtio_blk.c src/devices/virtio/worker.c \
+        $(FUZZ_SRCS_virtio_mmio)
+FUZZ_SRCS_toml := src/config/toml.c src/config/toml_value.c src/util/err.c
 
 FUZZ_HEADERS := $(shell find src -name '*.h')
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -6,6 +6,9 @@ file is copied from elsewhere.
   kernel_image  small ELF64 vmlinux images and bzImages (Linux boot protocol header)
   serial        operation programs in fuzz_serial.c's encoding (Linux 8250 probe, RX/TX)
   i8042         operation programs in fuzz_i8042.c's encoding (Linux i8042 probe, reset)
+  virtqueue     2 header bytes + guest memory with split rings (fuzz_virtqueue.c's layout)
+  virtio_blk    1 flag byte + guest memory with virtio-blk requests (fuzz_virtio_blk.c)
+  virtio_mmio   register programs in fuzz_virtio_mmio.c's encoding (Linux probe, queues)
 """
 import os
 import struct
@@ -178,10 +181,207 @@ def i8042_seeds():
     write("i8042", "flood", flood)
 
 
+# ---- virtio (split virtqueues, virtio 1.x section 2.7) ----
+
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+class Mem:
+    """A guest memory image that grows as it is written."""
+
+    def __init__(self):
+        self.b = bytearray()
+
+    def put(self, addr, data):
+        if len(self.b) < addr + len(data):
+            self.b += bytes(addr + len(data) - len(self.b))
+        self.b[addr:addr + len(data)] = data
+
+    def desc(self, table, i, addr, length, flags, nxt=0):
+        self.put(table + 16 * i, struct.pack("<QIHH", addr, length, flags, nxt))
+
+    def avail(self, avail, size, heads, flags=0, used_event=None):
+        self.put(avail, struct.pack("<HH", flags, len(heads)))
+        for k, h in enumerate(heads):
+            self.put(avail + 4 + 2 * (k % size), struct.pack("<H", h))
+        if used_event is not None:
+            self.put(avail + 4 + 2 * size, struct.pack("<H", used_event))
+
+
+def chain(m, table, first, bufs):
+    """bufs: (addr, len, writable); descriptors first, first+1, ... chained."""
+    for k, (a, n, w) in enumerate(bufs):
+        last = k == len(bufs) - 1
+        m.desc(table, first + k, a, n, (F_WRITE if w else 0) | (0 if last else F_NEXT),
+               0 if last else first + k + 1)
+    return first
+
+
+def virtqueue_seeds():
+    D, A = 0x0, 0x800   # fuzz_virtqueue.c: descriptors, avail ring (used at 0xa00)
+
+    def seed(name, b0, b1, m):
+        write("virtqueue", name, bytes([b0, b1]) + bytes(m.b))
+
+    m = Mem()
+    h = chain(m, D, 0, [(0x1000, 16, False), (0x2000, 512, True), (0x2200, 1, True)])
+    m.avail(A, 8, [h])
+    seed("simple", 3, 0x10, m)
+
+    m = Mem()
+    heads = [chain(m, D, 3 * k, [(0x1000 + 0x100 * k, 16, False), (0x3000 + 0x100 * k, 64, True)])
+             for k in range(5)]
+    m.avail(A, 16, heads, used_event=2)
+    seed("event-idx-five", 4, 0x22, m)
+    seed("unpop-five", 4, 0x14, m)
+
+    m = Mem()
+    m.desc(0x3000, 0, 0x1000, 16, F_NEXT, 2)
+    m.desc(0x3000, 2, 0x2000, 512, F_WRITE | F_NEXT, 1)
+    m.desc(0x3000, 1, 0x2200, 1, F_WRITE)
+    m.desc(D, 1, 0x3000, 48, F_INDIRECT)
+    m.avail(A, 8, [1])
+    seed("indirect", 3, 0x11, m)
+
+    m = Mem()
+    chain(m, D, 0, [(0x1000, 64, False), (0x100000000, 0x1000, True)])
+    m.avail(A, 4, [0])
+    seed("split-memory", 2, 0x18, m)
+
+    m = Mem()
+    m.desc(D, 0, 0x1000, 16, F_NEXT, 1)
+    m.desc(D, 1, 0x1010, 16, F_NEXT, 0)
+    m.avail(A, 8, [0])
+    seed("loop", 3, 0x00, m)
+
+    m = Mem()
+    chain(m, D, 0, [(0xfff0, 0x20, True)])
+    m.avail(A, 8, [0])
+    seed("past-ram", 3, 0x00, m)
+
+
+def virtio_blk_seeds():
+    D, A = 0x0, 0x100   # fuzz_virtio_blk.c: 16 entries, used ring at 0x200
+
+    def hdr(t, sector):
+        return struct.pack("<IIQ", t, 0, sector)
+
+    def seed(name, flags, m):
+        write("virtio_blk", name, bytes([flags]) + bytes(m.b))
+
+    def requests(reqs):
+        """reqs: (type, sector, data length, data writable); at most 16 descriptors."""
+        m = Mem()
+        heads = []
+        nd = 0
+        for k, (t, sec, n, w) in enumerate(reqs):
+            m.put(0x1000 + 0x20 * k, hdr(t, sec))
+            bufs = [(0x1000 + 0x20 * k, 16, False)]
+            if n:
+                bufs.append((0x2000 + 0x800 * k, n, w))
+            bufs.append((0x6000 + k, 1, True))
+            heads.append(chain(m, D, nd, bufs))
+            nd += len(bufs)
+        assert nd <= 16
+        m.put(0x2000 + 0x800, bytes(range(256)) * 2)
+        m.avail(A, 16, heads)
+        return m
+
+    m = requests([(0, 2, 1024, True), (1, 3, 512, False), (4, 0, 0, True), (8, 0, 20, True),
+                  (99, 0, 512, True)])
+    seed("mixed", 0x02, m)
+    seed("mixed-read-only", 0x06, m)
+    seed("mixed-write-through", 0x00, m)
+    m = requests([(0, 31, 1024, True), (1, 1 << 60, 512, False), (0, 0, 100, True),
+                  (1, 32, 0, False), (8, 0, 4, True)])
+    seed("errors", 0x02, m)
+
+    m = Mem()
+    m.put(0x1000, hdr(0, 1))
+    m.desc(0x4000, 0, 0x1000, 16, F_NEXT, 1)
+    m.desc(0x4000, 1, 0x2000, 512, F_WRITE | F_NEXT, 2)
+    m.desc(0x4000, 2, 0x3000, 1, F_WRITE)
+    m.desc(D, 0, 0x4000, 48, F_INDIRECT)
+    m.avail(A, 16, [0])
+    seed("indirect-read", 0x03, m)
+
+    m = Mem()
+    m.put(0x1000, hdr(1, 0)[:6])
+    m.put(0x1100, hdr(1, 0)[6:])
+    chain(m, D, 0, [(0x1000, 6, False), (0x1100, 10, False), (0x2000, 300, False),
+                    (0x2300, 212, False), (0x3000, 1, True)])
+    m.avail(A, 16, [0])
+    seed("split-write", 0x02, m)
+
+
+def virtio_mmio_seeds():
+    # Register table indices in fuzz_virtio_mmio.c.
+    MAGIC, VERSION, DEVID, VENDOR, DEVF, DEVF_SEL, DRVF, DRVF_SEL = range(8)
+    QSEL, QNUM_MAX, QNUM, QREADY, QNOTIFY, ISR, IACK, STATUS = range(8, 16)
+    CFG0 = 25
+
+    def w(reg, v):
+        return [0, reg] + list(struct.pack("<I", v))
+
+    def r(reg):
+        return [1, reg]
+
+    def st(k):
+        return [2, k]
+
+    def mem(addr, data):
+        out = []
+        for off in range(0, len(data), 63):
+            piece = data[off:off + 63]
+            out += [6, (addr + off) & 0xFF, (addr + off) >> 8, len(piece)] + list(piece)
+        return out
+
+    def cfg(off, k):
+        return [3, off, k] + [0] * 8
+
+    probe = r(MAGIC) + r(VERSION) + r(DEVID) + r(VENDOR) + st(0) + st(1) + st(2)
+    probe += w(DEVF_SEL, 1) + r(DEVF) + w(DEVF_SEL, 0) + r(DEVF)
+    probe += w(DRVF_SEL, 1) + w(DRVF, 1) + w(DRVF_SEL, 0) + w(DRVF, (1 << 28) | (1 << 29))
+    probe += st(3) + r(STATUS)
+    probe += w(QSEL, 0) + r(QREADY) + r(QNUM_MAX)
+    probe += [7, 3 << 1]                       # queue 0: 8 entries at 0x1000/0x2000/0x3000
+    probe += cfg(0, 2) + cfg(8, 2) + cfg(9, 1)
+    probe += st(4) + r(STATUS)                 # DRIVER_OK
+    m = Mem()
+    chain(m, 0x1000, 0, [(0x4000, 16, False), (0x5000, 8, True)])
+    m.avail(0x2000, 8, [0, 0])
+    probe += mem(0x1000, m.b[0x1000:0x1020]) + mem(0x2000, m.b[0x2000:0x2008])
+    probe += w(QNOTIFY, 0) + [5] + r(ISR) + w(IACK, 1) + r(ISR)
+    probe += st(0) + r(STATUS)
+    write("virtio_mmio", "linux-probe", probe)
+
+    bad = st(1) + st(2) + w(DRVF_SEL, 1) + w(DRVF, 1) + st(3)
+    bad += [7, (3 << 1) | 0x40]                # misaligned descriptor table
+    bad += [7, (4 << 1) | 1]
+    bad += st(4) + r(STATUS) + r(ISR) + st(0) + st(0)
+    write("virtio_mmio", "bad-ring-needs-reset", bad)
+
+    loop = st(1) + st(2) + w(DRVF_SEL, 1) + w(DRVF, 1) + st(3) + [7, 3 << 1] + st(4)
+    m = Mem()
+    m.desc(0x1000, 0, 0x4000, 16, F_NEXT, 1)
+    m.desc(0x1000, 1, 0x4000, 16, F_NEXT, 0)
+    m.avail(0x2000, 8, [0])
+    loop += mem(0x1000, m.b[0x1000:0x1020]) + mem(0x2000, m.b[0x2000:0x2006])
+    loop += [5] + r(STATUS) + r(ISR) + [5] + st(0)
+    write("virtio_mmio", "loop-needs-reset", loop)
+
+    feats = st(1) + st(2) + w(DRVF, 1 << 1) + st(3) + r(STATUS) + w(DRVF_SEL, 1) + w(DRVF, 1)
+    feats += w(DRVF_SEL, 0) + w(DRVF, 1) + st(3) + r(STATUS) + st(4) + [4, 0x70, 1, 0] + [0] * 7
+    write("virtio_mmio", "features", feats)
+
+
 def main():
     kernel_seeds()
     serial_seeds()
     i8042_seeds()
+    virtqueue_seeds()
+    virtio_blk_seeds()
+    virtio_mmio_seeds()
     return 0
 
 

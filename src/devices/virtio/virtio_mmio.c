@@ -91,8 +91,10 @@ void virtio_mmio_config_changed(struct virtio_mmio *m)
 
 void virtio_mmio_needs_reset(struct virtio_mmio *m)
 {
-	__atomic_or_fetch(&m->status, VIRTIO_STATUS_NEEDS_RESET, __ATOMIC_ACQ_REL);
-	if (__atomic_load_n(&m->status, __ATOMIC_ACQUIRE) & VIRTIO_STATUS_DRIVER_OK)
+	uint32_t old = __atomic_fetch_or(&m->status, VIRTIO_STATUS_NEEDS_RESET, __ATOMIC_ACQ_REL);
+
+	/* Tell the driver once; later notifies on the broken queue add nothing. */
+	if (!(old & VIRTIO_STATUS_NEEDS_RESET) && (old & VIRTIO_STATUS_DRIVER_OK))
 		virtio_mmio_config_changed(m);
 }
 
@@ -138,7 +140,7 @@ static void driver_ok(struct virtio_mmio *m)
 
 static void write_status(struct virtio_mmio *m, uint32_t v)
 {
-	uint32_t old = m->status;
+	uint32_t old = __atomic_load_n(&m->status, __ATOMIC_ACQUIRE);
 
 	if (v == 0) {
 		device_reset(m);
@@ -151,10 +153,10 @@ static void write_status(struct virtio_mmio *m, uint32_t v)
 		    !virtio_has_feature(m, VIRTIO_F_VERSION_1))
 			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 	}
-	/* Bits are only ever added until a reset; NEEDS_RESET is the device's to set. */
-	v = (v | old) & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET;
-	v |= old & VIRTIO_STATUS_NEEDS_RESET;
-	__atomic_store_n(&m->status, v, __ATOMIC_RELEASE);
+	/* Bits are only ever added until a reset; NEEDS_RESET is the device's to set. An
+	 * atomic OR, so a NEEDS_RESET a device thread sets meanwhile is never lost. */
+	v = __atomic_or_fetch(&m->status, v & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET,
+			      __ATOMIC_ACQ_REL);
 	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
 	    (v & VIRTIO_STATUS_FEATURES_OK) && !(v & VIRTIO_STATUS_FAILED))
 		driver_ok(m);

@@ -196,7 +196,7 @@ static void net_event(void *dev, unsigned int idx)
 	switch (idx) {
 	case FD_RX_KICK:
 		eventfd_drain(n->mmio.notify_fd[RXQ]);
-		if (n->rx_wait) {
+		if (n->rx_wait && n->worker.pfd[FD_TAP].fd >= 0) {
 			n->rx_wait = false;
 			vq_enable_notify(&n->mmio.queues[RXQ], false);
 			worker_set_events(&n->worker, FD_TAP, POLLIN);
@@ -208,6 +208,13 @@ static void net_event(void *dev, unsigned int idx)
 		tx_process(n);
 		break;
 	case FD_TAP:
+		if (n->worker.pfd[FD_TAP].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			/* The tap went away or broke: stop polling it rather than spin. */
+			log_warn("virtio-net %s: the tap reports an error; receive stops", n->tap_name);
+			worker_set_events(&n->worker, FD_TAP, 0);
+			n->worker.pfd[FD_TAP].fd = -1;
+			break;
+		}
 		rx_process(n);
 		break;
 	default:

@@ -100,7 +100,7 @@ static int add_buf(struct vq *q, struct vq_chain *c, const struct vring_desc *d)
 
 static int walk_indirect(struct vq *q, struct vq_chain *c, const struct vring_desc *outer)
 {
-	const struct vring_desc *table;
+	const uint8_t *table;
 	uint32_t count, i = 0, steps = 0;
 
 	if (!q->indirect)
@@ -110,13 +110,14 @@ static int walk_indirect(struct vq *q, struct vq_chain *c, const struct vring_de
 	count = outer->len / 16;
 	if (count > VQ_MAX_CHAIN)
 		return broken(q, "indirect table too long", c->head, count);
+	/* The spec asks no alignment of an indirect table: entries are copied out. */
 	table = guest_mem_ptr(q->mem, outer->addr, outer->len);
-	if (!table || (outer->addr & 0xf))
+	if (!table)
 		return broken(q, "indirect table outside guest RAM", c->head, 0);
 	for (;;) {
 		struct vring_desc d;
 
-		memcpy(&d, &table[i], sizeof(d));  /* one snapshot: the guest may change it */
+		memcpy(&d, table + 16u * i, sizeof(d));  /* one snapshot: the guest may change it */
 		if (d.flags & VRING_DESC_F_INDIRECT)
 			return broken(q, "nested indirect table", c->head, i);
 		if (add_buf(q, c, &d) < 0)
