@@ -19,12 +19,12 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio toml
+FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio toml http
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-        -Wconversion -Wsign-conversion -Wno-unused-parameter \
+        -Wconversion -Wsign-conversion -Wno-unused-parameter -DEMBER_VERSION='"fuzz"' \
         -D_GNU_SOURCE -Isrc -fno-strict-aliasing $(FUZZ_EXTRA_CFLAGS)
 
 FUZZ_SRCS_kernel_image := src/arch/x86/kernel_image.c src/arch/x86/boot.c \
@@ -38,6 +38,7 @@ FUZZ_SRCS_virtio_mmio := src/devices/virtio/virtio_mmio.c $(FUZZ_SRCS_virtqueue)
 FUZZ_SRCS_virtio_blk := src/devices/virtio/virtio_blk.c src/devices/virtio/worker.c \
         $(FUZZ_SRCS_virtio_mmio)
 FUZZ_SRCS_toml := src/config/toml.c src/config/toml_value.c src/util/err.c
+FUZZ_SRCS_http := src/api/http.c src/api/api_routes.c
 
 FUZZ_HEADERS := $(shell find src -name '*.h')
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
@@ -51,7 +52,7 @@ define FUZZ_RULE
 $(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) $(FUZZ_HEADERS) \
 		tests/fuzz/fuzz.mk | fuzz-deps
 	@mkdir -p $$(dir $$@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) -lpthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) -ljansson -lpthread
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
 
