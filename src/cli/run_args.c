@@ -32,6 +32,8 @@ const char run_usage[] =
 	"                      excludes --kernel, --initrd, --cmdline, --memory, --vcpus,\n"
 	"                      --disk, --net and --rng\n"
 	"  --api-sock PATH     serve the Firecracker-compatible HTTP API on this Unix socket\n"
+	"  --console-sock PATH also serve the serial console on this Unix socket, one client\n"
+	"                      at a time (ember console attaches to it)\n"
 	"  --id ID             instance id reported by the API (default anonymous-instance)\n"
 	"  --log-level LEVEL   error, warn (default), info or debug\n"
 	"  -h, --help          this text\n";
@@ -109,7 +111,7 @@ static int parse_net(struct run_args *a, char *arg)
 int run_args_parse(struct run_args *a, int argc, char **argv)
 {
 	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG, O_DISK, O_NET,
-	       O_RNG, O_API_SOCK, O_ID, O_CONFIG };
+	       O_RNG, O_API_SOCK, O_ID, O_CONFIG, O_CONSOLE_SOCK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -123,6 +125,7 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 		{ "api-sock", required_argument, NULL, O_API_SOCK },
 		{ "id", required_argument, NULL, O_ID },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "console-sock", required_argument, NULL, O_CONSOLE_SOCK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -190,6 +193,11 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 			break;
 		case O_CONFIG:
 			a->config = optarg;
+			break;
+		case O_CONSOLE_SOCK:
+			if (!*optarg)
+				return err_set(-EINVAL, "--console-sock needs a path");
+			a->console_sock = optarg;
 			break;
 		case O_ID:
 			if (!*optarg || strlen(optarg) > 64)

@@ -29,6 +29,7 @@ struct run_args {
 	unsigned int nnets;
 	bool rng;
 	const char *api_sock;
+	const char *console_sock;
 	const char *id;
 	const char *config;        /* --config FILE */
 	const uint64_t *cpu_masks;

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,20 +216,71 @@ int fleet_stop(int argc, char **argv)
 	return 0;
 }
 
+/* Attaches the terminal to the VM's console socket: raw mode, bytes both ways, Ctrl-]
+ * detaches. Without a console socket (a VM started with --console elsewhere), follows the
+ * serial log read-only. */
 int fleet_console(int argc, char **argv)
 {
-	char sock[PATH_MAX], log[PATH_MAX];
+	char sock[PATH_MAX], log[PATH_MAX], path[PATH_MAX];
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char buf[4096];
 	int fd, r = need_name(argc, argv, "console NAME");
 
 	if (r < 0)
 		return r;
 	paths(argv[1], sock, log, NULL);
+	snprintf(path, sizeof(path), "%s/%s.console", fleet_run_dir(), argv[1]);
+	if (strlen(path) < sizeof(addr.sun_path) && access(path, F_OK) == 0) {
+		struct termios saved, raw;
+		bool tty = isatty(STDIN_FILENO);
+
+		strcpy(addr.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+			r = err_set(-errno, "VM '%s': cannot attach to %s: %s", argv[1], path,
+				    strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return r;
+		}
+		fprintf(stderr, "ember: attached to %s; Ctrl-] detaches\r\n", argv[1]);
+		if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+			raw = saved;
+			cfmakeraw(&raw);
+			tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+		}
+		for (;;) {
+			struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+					       { .fd = fd, .events = POLLIN } };
+			ssize_t n;
+
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (p[1].revents) {
+				n = read(fd, buf, sizeof(buf));
+				if (n <= 0 || write(STDOUT_FILENO, buf, (size_t)n) < 0)
+					break;  /* the VM exited */
+			}
+			if (p[0].revents) {
+				n = read(STDIN_FILENO, buf, sizeof(buf));
+				if (n <= 0)
+					break;
+				if (tty && memchr(buf, 0x1d, (size_t)n))
+					break;  /* Ctrl-] */
+				if (write(fd, buf, (size_t)n) < 0)
+					break;
+			}
+		}
+		if (tty)
+			tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+		close(fd);
+		fprintf(stderr, "\r\nember: detached from %s\n", argv[1]);
+		return 0;
+	}
 	fd = open(log, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(-errno, "no console log for VM '%s' (%s): %s", argv[1], log,
+		return err_set(-errno, "no console for VM '%s' (%s): %s", argv[1], log,
 			       strerror(errno));
-	/* Follows the VM's serial log until the VM is gone (read-only). */
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 

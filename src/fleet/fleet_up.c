@@ -37,7 +37,7 @@ static const char *const state_names[] = {
 struct fleet_vm {
 	const char *file;
 	char name[80];
-	char sock[PATH_MAX], log[PATH_MAX], pidfile[PATH_MAX];
+	char sock[PATH_MAX], log[PATH_MAX], pidfile[PATH_MAX], console[PATH_MAX];
 	pid_t pid;
 	enum vm_state state;
 	int status;            /* wait status once exited */
@@ -97,8 +97,12 @@ static pid_t spawn(struct fleet_vm *v, bool console)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl("/proc/self/exe", "ember", "run", "--config", v->file, "--api-sock", v->sock, "--id",
-	      v->name, (char *)NULL);
+	if (console)
+		execl("/proc/self/exe", "ember", "run", "--config", v->file, "--api-sock", v->sock,
+		      "--id", v->name, (char *)NULL);
+	else
+		execl("/proc/self/exe", "ember", "run", "--config", v->file, "--api-sock", v->sock,
+		      "--console-sock", v->console, "--id", v->name, (char *)NULL);
 	_exit(127);
 }
 
@@ -151,7 +155,8 @@ static void reaped(struct fleet_vm *v, int status)
 	v->exited = true;
 	v->status = status;
 	unlink(v->pidfile);
-	unlink(v->sock);  /* a crashed VM could not remove its own socket */
+	unlink(v->sock);  /* a crashed VM could not remove its own sockets */
+	unlink(v->console);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		set_state(v, ST_STOPPED, v->kills ? "by SIGTERM after the stop timeout" : NULL);
 		return;
@@ -247,6 +252,7 @@ int fleet_up(int argc, char **argv)
 		snprintf(v->sock, sizeof(v->sock), "%s/%s.sock", dir, v->name);
 		snprintf(v->log, sizeof(v->log), "%s/%s.log", dir, v->name);
 		snprintf(v->pidfile, sizeof(v->pidfile), "%s/%s.pid", dir, v->name);
+		snprintf(v->console, sizeof(v->console), "%s/%s.console", dir, v->name);
 		if (access(v->sock, F_OK) == 0) {
 			char *body = NULL;
 
@@ -257,6 +263,7 @@ int fleet_up(int argc, char **argv)
 				goto out;
 			}
 			unlink(v->sock);  /* stale: its VM is gone */
+			unlink(v->console);
 		}
 	}
 	if (console) {

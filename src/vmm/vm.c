@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -56,6 +57,13 @@ static void serial_out(void *ctx, uint8_t byte)
 {
 	struct vm *vm = ctx;
 
+	if (__atomic_load_n(&vm->console_client, __ATOMIC_ACQUIRE) >= 0) {
+		/* Never block the guest on an attached console: drop what it cannot take. */
+		pthread_mutex_lock(&vm->console_lock);
+		if (vm->console_client >= 0)
+			(void)!send(vm->console_client, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		pthread_mutex_unlock(&vm->console_lock);
+	}
 	if (vm->cfg.console_out < 0)
 		return;
 	/* Blocking write: a slow reader slows the guest's console, as a real UART would.
@@ -345,6 +353,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	pthread_mutex_init(&vm->park_lock, NULL);
+	pthread_mutex_init(&vm->console_lock, NULL);
+	vm->console_client = -1;
 	pthread_cond_init(&vm->park_cond, NULL);
 
 	r = kvm_open(&vm->kvm, cfg->kvm_path);

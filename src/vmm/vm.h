@@ -50,6 +50,7 @@ struct vm_config {
 	bool rng;
 	const uint64_t *cpu_masks; /* NULL, or one host CPU mask per vCPU (thread affinity) */
 	const char *api_sock;     /* NULL: no API socket */
+	const char *console_sock; /* NULL: no console socket (ember console attaches here) */
 	const char *id;           /* instance id for the API */
 };
 
@@ -92,6 +93,11 @@ struct vm {
 	struct virtio_rng *rng;
 	unsigned int nvirtio;      /* windows and GSIs handed out so far */
 	char *cmdline;             /* the final kernel command line (with virtio_mmio.device=) */
+	/* An attached console client (or -1): gets the serial output too, and its input goes
+	 * to the UART. The lock orders its use by vCPU threads against the main thread's
+	 * close. */
+	pthread_mutex_t console_lock;
+	int console_client;
 	struct vcpu *vcpus;
 	unsigned int nvcpus;
 	uint64_t entry;

@@ -5,7 +5,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -21,7 +24,8 @@
 #define HALT_PROBE_ROUNDS 2   /* consecutive all-halted rounds before stopping */
 #define STDIN_CHUNK 256
 
-enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE, EV_API = 100 };
+enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE, EV_CONSOLE_LISTEN,
+       EV_CONSOLE_CLIENT, EV_API = 100 };
 
 struct loop {
 	struct vm *vm;
@@ -32,7 +36,113 @@ struct loop {
 	unsigned int probe_outstanding;
 	struct api_server api;
 	bool api_open;
+	int console_listen;      /* --console-sock listener, or -1 */
+	bool console_reading;    /* the client is in the epoll set for input */
 };
+
+/* ---- the console socket: one client at a time, like a serial line ---- */
+
+static void console_detach(struct loop *l)
+{
+	struct vm *vm = l->vm;
+
+	pthread_mutex_lock(&vm->console_lock);
+	if (vm->console_client >= 0) {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, vm->console_client, NULL);
+		close(vm->console_client);
+	}
+	__atomic_store_n(&vm->console_client, -1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->console_lock);
+	l->console_reading = false;
+}
+
+static void console_accept(struct loop *l)
+{
+	struct vm *vm = l->vm;
+	int fd = accept4(l->console_listen, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV_CONSOLE_CLIENT };
+
+	if (fd < 0)
+		return;
+	if (vm->console_client >= 0) {
+		static const char busy[] = "ember: another console is attached to this VM\r\n";
+
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+		return;
+	}
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&vm->console_lock);
+	__atomic_store_n(&vm->console_client, fd, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->console_lock);
+	l->console_reading = true;
+}
+
+/* Client input to the UART, as far as its FIFO has room; else wait for the drain. */
+static void console_input(struct loop *l)
+{
+	struct vm *vm = l->vm;
+	uint8_t buf[STDIN_CHUNK];
+	size_t space = serial_rx_space(&vm->serial);
+	ssize_t n;
+
+	if (vm->console_client < 0)
+		return;
+	if (space == 0) {
+		struct epoll_event ev = { .events = EPOLLRDHUP, .data.u64 = EV_CONSOLE_CLIENT };
+
+		epoll_ctl(l->epfd, EPOLL_CTL_MOD, vm->console_client, &ev);
+		l->console_reading = false;
+		return;
+	}
+	n = recv(vm->console_client, buf, space < sizeof(buf) ? space : sizeof(buf), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		console_detach(l);
+		return;
+	}
+	serial_rx_push(&vm->serial, buf, (size_t)n);
+}
+
+static void console_rearm(struct loop *l)
+{
+	struct vm *vm = l->vm;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV_CONSOLE_CLIENT };
+
+	if (vm->console_client < 0 || l->console_reading)
+		return;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, vm->console_client, &ev) == 0)
+		l->console_reading = true;
+}
+
+static int console_listen(struct loop *l, const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_CONSOLE_LISTEN };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return err_set(-ENAMETOOLONG, "--console-sock %s: path too long", path);
+	if (lstat(path, &st) == 0)
+		return err_set(-EEXIST, "--console-sock %s: the file already exists", path);
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 2) < 0 ||
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err_set(-e, "--console-sock %s: cannot listen: %s", path, strerror(e));
+	}
+	l->console_listen = fd;
+	return 0;
+}
 
 /* ---- the API's view of the VM ---- */
 
@@ -215,7 +325,7 @@ static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signal
 
 	memset(l, 0, sizeof(*l));
 	l->vm = vm;
-	l->sigfd = l->timerfd = -1;
+	l->sigfd = l->timerfd = l->console_listen = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return err_set(-errno, "epoll_create1: %s", strerror(errno));
@@ -230,6 +340,12 @@ static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signal
 	if (vm->cfg.console_in >= 0) {
 		l->stdin_open = 1;
 		stdin_arm(l, 1);
+	}
+	if (vm->cfg.console_sock) {
+		int r = console_listen(l, vm->cfg.console_sock);
+
+		if (r < 0)
+			return r;
 	}
 	if (vm->cfg.api_sock) {
 		const struct api_ops ops = {
@@ -248,6 +364,12 @@ static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signal
 
 static void loop_teardown(struct loop *l)
 {
+	console_detach(l);
+	if (l->console_listen >= 0) {
+		close(l->console_listen);
+		unlink(l->vm->cfg.console_sock);
+	}
+	l->console_listen = -1;
 	if (l->api_open)
 		api_server_close(&l->api);
 	l->api_open = false;
@@ -327,6 +449,7 @@ int vm_run(struct vm *vm)
 				if (l.stdin_file && l.stdin_open)
 					on_stdin(&l);
 				stdin_arm(&l, 1);
+				console_rearm(&l);
 				probe_judge(&l);
 				break;
 			case EV_SIGNAL:
@@ -334,6 +457,13 @@ int vm_run(struct vm *vm)
 				break;
 			case EV_STDIN:
 				on_stdin(&l);
+				break;
+			case EV_CONSOLE_LISTEN:
+				console_accept(&l);
+				break;
+			case EV_CONSOLE_CLIENT:
+				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					console_input(&l);
 				break;
 			case EV_PROBE:
 				drain(l.timerfd);
