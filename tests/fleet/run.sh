@@ -465,6 +465,21 @@ else
     fail stop_timeout_escalates "uart_irq VM not running: $(flat "$UP_OUT")"
 fi
 
+# =======================================================================================
+# ember console is interactive: what it sends reaches the guest's UART (uart_irq echoes
+# it upper-cased), and the guest's answer comes back through it.
+
+vm_file c.toml con1 "$GUESTS/uart_irq.elf" 1
+start_up "$VMS/c.toml"
+if wait_for 10 eval 'up_says "$UP_OUT" con1 Running && grep -q "UART IRQ READY" "$RUN/con1.log"'; then
+    (printf 'hello console\n'; sleep 4) | timeout 8 "$EMBER" console con1 >"$TMP/con.out" 2>&1
+    finish_up 10
+    check console_is_interactive 'console: $(flat "$TMP/con.out"); log: $(flat "$RUN/con1.log")' \
+        eval 'grep -q "HELLO CONSOLE" "$TMP/con.out" && grep -q "^SUCCESS" "$RUN/con1.log" && [ $UP_RC -eq 0 ]'
+else
+    fail console_is_interactive "uart_irq VM not running: $(flat "$UP_OUT")"
+fi
+
 echo "fleet: took $(elapsed_ms "$T0") ms"
 echo "fleet: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
