@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/hex.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NO_CHAR (-1)
@@ -358,7 +359,7 @@ static bool is_bare(int c)
 
 static int digit_val(int c, int base)
 {
-	int d = hex_val(c);
+	int d = hex_digit(c);
 
 	return d >= 0 && d < base ? d : -1;
 }
@@ -440,7 +441,7 @@ static int parse_escape(struct parser *p, struct buf *b, bool multiline)
 		uint32_t cp = 0;
 
 		for (int i = 0; i < n; i++) {
-			int d = hex_val(peek(p));
+			int d = hex_digit(peek(p));
 
 			if (d < 0)
 				return fail(p, at, -EINVAL, "\\%c needs %d hexadecimal digits", c, n);

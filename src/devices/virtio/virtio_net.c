@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 #define QUEUE_SIZE 256
@@ -32,17 +33,6 @@
 
 /* Worker fd slots. */
 enum { FD_RX_KICK = 0, FD_TX_KICK = 1, FD_TAP = 2 };
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int virtio_net_parse_mac(const char *s, uint8_t mac[6])
 {
