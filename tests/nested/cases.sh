@@ -34,25 +34,44 @@ PAYLOAD_SHA=$(cat /nested/inner.cpio.sha256)
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
 MARKER=ember.marker=xyz123
 
-# QEMU microvm as the reference inner VMM. The isa-serial, pit, pic and rtc
-# defaults stay on (a Linux guest probes them; see README for measurements);
-# the firmware is microvm's default (qboot), which loads a bzImage and, via its
+# QEMU microvm as the reference inner VMM, with its defaults (isa-serial, pit,
+# pic, rtc, ACPI on: an absent RTC costs the guest seconds of probing, see
+# shared/notes/test-hosts.md; nested.qemu_machine= overrides -M). The firmware is microvm's default (qboot), which loads a bzImage and, via its
 # PVH option ROM, an ELF vmlinux. pci=off mirrors what Ember appends.
 # microvm has no i8042, so reboot=k cannot reset it: the guest falls back to a
 # BIOS restart and QEMU stops on a KVM emulation failure instead of exiting.
 # The reference runs therefore append reboot=t (triple fault; the later
 # reboot= wins), which ends QEMU through -no-reboot.
-QEMU_MACHINE=${QEMU_MACHINE:-microvm}
+QEMU_MACHINE=$(param nested.qemu_machine); QEMU_MACHINE=${QEMU_MACHINE:-microvm}
 
 FAILS="" SKIP=""
 skip() { SKIP=$*; }
 fail() { FAILS="${FAILS:+$FAILS; }$*"; echo "CHECK-FAIL $*"; }
 info() { echo "CASE-INFO $*"; }
 
-# inner_run NAME VMM : boots the inner guest once.
+# inner_run NAME VMM : boots the inner guest once (QEMU: see qemu_flaked).
 # Reads KERNEL, MEM, CPUS (empty: VMM default), CMDLINE (unset: VMM default),
 # STDIN (default /dev/null) and TSTAMP_OPTS (extra tstamp options).
 inner_run() {
+    inner_run_once "$@"
+    tries=1
+    while [ "$2" = qemu ] && [ "$tries" -lt 3 ] && qemu_flaked "$1"; do
+        echo "CASE-INFO $1: QEMU ended before /init with status 0; retrying (known flake)"
+        inner_run_once "$@"
+        tries=$((tries + 1))
+    done
+}
+
+# QEMU microvm, in this nested host, now and then ends mid-boot with status 0
+# and no message, as if the guest had reset (measured: 2 of 25 boots with 2
+# vCPUs, 1 of ~15 with 1; not reproduced with tracing on). QEMU is only ever
+# the reference or the harness check here, so such a run is retried. Ember
+# runs are never retried.
+qemu_flaked() {
+    ! grep -q 'INNER-INIT' "/tmp/$1.log" && [ "$(status_of "$1")" = 0 ]
+}
+
+inner_run_once() {
     name=$1 kind=$2
     log=/tmp/$name.log
     if [ "$kind" = ember ]; then
@@ -94,8 +113,8 @@ status_of() {
     val "$1" TSTAMP-EXIT | sed -n 's/^status=//p'
 }
 
-# Checks common to every boot: the VMM did not time out, init was reached,
-# and (when a marker was passed) the command line and initrd arrived.
+# Checks common to every boot: the VMM did not time out, init was reached and
+# the initrd arrived intact (payload checksum). Prints the boot times.
 check_booted() {
     run=$1
     if grep -q TSTAMP-TIMEOUT "/tmp/$run.log"; then
@@ -161,8 +180,9 @@ case_boot_defaults() {
     # 128 MiB of RAM leave ~80 MiB to MemTotal (QEMU microvm: 82056 kB); the
     # kernel image, initrd and memmap take the rest. Loose bounds: a wrong
     # memory size (or none) is what this catches.
-    [ "${mt:-0}" -gt $((64 * 1024)) ] && [ "${mt:-0}" -le $((128 * 1024)) ] ||
+    if [ "${mt:-0}" -le $((64 * 1024)) ] || [ "${mt:-0}" -gt $((128 * 1024)) ]; then
         fail "defaults: MemTotal ${mt:-?} kB not plausible for 128 MiB"
+    fi
     check_clean_exit defaults 'INNER-ACTION reboot'
 }
 
@@ -201,7 +221,7 @@ mem_case() {
     check_clean_exit "mem$mib" 'INNER-ACTION poweroff'
     got=$(val "mem$mib" INNER-MEMTOTAL); e820=$(val "mem$mib" INNER-E820-RAM)
     info "mem$mib MemTotal=${got}kB e820_usable=$((e820 / 1024))kB requested=$((mib * 1024))kB"
-    if check_booted "mem$mib-ref"; then
+    if grep -q 'INNER-INIT' "/tmp/mem$mib-ref.log"; then
         ref=$(val "mem$mib-ref" INNER-MEMTOTAL); refe=$(val "mem$mib-ref" INNER-E820-RAM)
         info "mem$mib-ref MemTotal=${ref}kB e820_usable=$((refe / 1024))kB"
         diff=$((got - ref)); [ "$diff" -lt 0 ] && diff=$((-diff))
@@ -209,9 +229,15 @@ mem_case() {
         [ $((diff * 100)) -le "$ref" ] ||
             fail "mem$mib: MemTotal $got kB vs reference $ref kB (more than 1% apart)"
     else
-        # No reference: compare with the RAM the guest was handed (e820).
-        info "mem$mib: no reference boot; comparing MemTotal with e820 RAM"
-        fail "mem$mib: reference QEMU boot failed"
+        # No reference (QEMU failed even after retries): fall back to the RAM
+        # the guest was handed, the e820 "usable" total, against the request.
+        # It misses what MemTotal would catch (memory the kernel cannot use)
+        # but still catches a wrong size or a lost range.
+        want=$((mib * 1024 * 1024))
+        info "mem$mib: no reference boot; comparing the e820 usable RAM with $want bytes"
+        diff=$((e820 - want)); [ "$diff" -lt 0 ] && diff=$((-diff))
+        [ $((diff * 100)) -le "$want" ] ||
+            fail "mem$mib: e820 usable RAM $e820 bytes vs requested $want (more than 1% apart; no reference)"
     fi
 }
 case_mem_128() { mem_case 128; }
@@ -221,23 +247,23 @@ case_mem_3200() { mem_case 3200; }
 case_mem_5120() { mem_case 5120; }
 
 exit_case() {
-    action=$1; run=exit-$1; KERNEL=/nested/bzImage; MEM=256; CPUS=${2:-1}
+    action=$1; CPUS=$2; run=$3; KERNEL=/nested/bzImage; MEM=256
     CMDLINE="$BASE_CMDLINE $MARKER ember.action=$action"
     inner_run "$run" "$VMM"
     check_booted "$run" || return
     check_clean_exit "$run" "INNER-ACTION $action"
 }
-case_exit_reboot() { exit_case reboot; }
-case_exit_poweroff() { exit_case poweroff; }
+case_exit_reboot() { exit_case reboot 1 exit-reboot; }
+case_exit_poweroff() { exit_case poweroff 1 exit-poweroff; }
 # QEMU keeps running a guest that halted for good: nothing to check there.
 case_exit_halt() {
     [ "$VMM" = qemu ] && { skip "QEMU does not exit when the guest halts"; return; }
-    exit_case halt
+    exit_case halt 1 exit-halt
 }
 # Halt with 2 vCPUs: every vCPU must be seen halted for good.
 case_exit_halt_smp() {
     [ "$VMM" = qemu ] && { skip "QEMU does not exit when the guest halts"; return; }
-    exit_case halt 2
+    exit_case halt 2 exit-halt-smp
 }
 
 panic_case() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the nested (tier 3) test scripts. Sourced, never run.
 #
 # Everything here runs on the machine that starts the tests (not inside the
@@ -5,6 +6,7 @@
 # free for results.
 
 NESTED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034  # used by run.sh
 REPO_ROOT=$(cd "$NESTED_DIR/../.." && pwd)
 EMBER_CACHE=${EMBER_CACHE:-$HOME/.cache/ember}
 
