@@ -30,7 +30,7 @@ GUEST_COMMON := start isr idt lib mptable
 GUEST_COMMON_OBJS := $(GUEST_COMMON:%=$(GUEST_OBJ)/common/%.o)
 
 # name -> extra objects besides <name>.o
-GUEST_NAMES := bootinfo uart_irq smp i8042_reset halt_forever triple_fault virtio_blk counter
+GUEST_NAMES := bootinfo uart_irq smp i8042_reset halt_forever triple_fault virtio_blk counter idle
 GUEST_EXTRA_smp := $(GUEST_OBJ)/smp_tramp.o
 
 GUEST_IMAGES := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf) \

@@ -86,7 +86,12 @@ int api_call(const char *sock_path, const char *method, const char *path, const 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return err_set(-errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 && errno != EINPROGRESS) {
+	/* A busy server's full backlog answers EAGAIN at once: retry until the deadline. */
+	while (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 && errno != EINPROGRESS) {
+		if (errno == EAGAIN && now_ms() < deadline) {
+			usleep(2000);
+			continue;
+		}
 		r = err_set(-errno, "%s: cannot connect: %s", sock_path, strerror(errno));
 		goto out;
 	}
