@@ -63,11 +63,12 @@ $(BUILD)/%.o: %.c
 
 $(UNIT_HARNESS): tests/unit/harness.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
+	@$(CC) $(CFLAGS) -Itests/unit -c -o $@ $<
 
 $(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(UNIT_HARNESS) $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_HARNESS) $(BUILD)/libember.a $(LDLIBS)
+	@echo "  CC+LD   $@"
+	@$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(UNIT_HARNESS) $(BUILD)/libember.a $(LDLIBS)
 
 include guests/guests.mk
 -include tests/fuzz/fuzz.mk

@@ -42,16 +42,16 @@ guests: $(GUEST_IMAGES)
 
 $(GUEST_OBJ)/%.o: guests/%.c
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+	@echo "  GUEST   $<"; $(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 $(GUEST_OBJ)/%.o: guests/%.S
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_ASFLAGS) -c -o $@ $<
+	@echo "  GUEST   $<"; $(GUEST_CC) $(GUEST_ASFLAGS) -c -o $@ $<
 
 # Link one guest: $(1) = output, $(2) = objects, $(3) = load address.
 define GUEST_LINK
 $(1): $(2) $(GUEST_COMMON_OBJS) guests/common/guest.ld
-	$$(GUEST_CC) $$(GUEST_LDFLAGS) -Wl,--defsym=GUEST_LOAD_ADDR=$(3) -o $$@ $$(filter %.o,$$^)
+	@$$(GUEST_CC) $$(GUEST_LDFLAGS) -Wl,--defsym=GUEST_LOAD_ADDR=$(3) -o $$@ $$(filter %.o,$$^)
 endef
 $(foreach g,$(GUEST_NAMES),$(eval $(call GUEST_LINK,$(GUEST_OUT)/$(g).elf,$(GUEST_OBJ)/$(g).o $(GUEST_EXTRA_$(g)),$(GUEST_ELF_ADDR))))
 $(eval $(call GUEST_LINK,$(GUEST_OUT)/bootinfo.bz.elf,$(GUEST_OBJ)/bootinfo.o,$(GUEST_BZ_ADDR)))
@@ -68,4 +68,4 @@ $(GUEST_OUT)/bootinfo-s0.bzImage: $(GUEST_OUT)/bootinfo.bz.elf $(MKBZIMAGE)
 
 $(MKBZIMAGE): guests/tools/mkbzimage.c
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+	@$(GUEST_CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<

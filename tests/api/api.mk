@@ -12,7 +12,8 @@ API_TEST_BIN := $(BUILD)/tests/api/api_test
 
 $(API_TEST_BIN): tests/api/api_test.c tests/api/api.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ljansson
+	@echo "  CC+LD   $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -ljansson
 
 check-api: $(BUILD)/ember guests $(API_TEST_BIN)
 	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests API_TEST=$(API_TEST_BIN) tests/api/run.sh

@@ -8,7 +8,8 @@ TOML2JSON := $(BUILD)/tests/toml/toml2json
 
 $(TOML2JSON): tests/toml/toml2json.c $(BUILD)/libember.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libember.a $(LDLIBS) -lm
+	@echo "  CC+LD   $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libember.a $(LDLIBS) -lm
 
 .PHONY: check-toml
 check-toml: $(TOML2JSON)
