@@ -5,6 +5,7 @@
 #define STATUS_OBF 0x01   /* output buffer full: data for the guest at 0x60 */
 #define STATUS_SYS 0x04   /* system flag: self-test passed */
 #define STATUS_CMD 0x08   /* last write was to 0x64 */
+#define STATUS_UNLOCKED 0x10  /* keyboard not inhibited (Linux warns "Keylock active" if 0) */
 
 #define CTR_KBDINT 0x01
 #define CTR_AUXINT 0x02
@@ -207,7 +208,7 @@ static void pio_read(struct i8042 *c, uint64_t offset, uint8_t *data, uint32_t l
 			v = 0;
 		}
 	} else if (offset == 4) {
-		v = (uint8_t)(STATUS_SYS | (c->out_count ? STATUS_OBF : 0));
+		v = (uint8_t)(STATUS_SYS | STATUS_UNLOCKED | (c->out_count ? STATUS_OBF : 0));
 	}
 	pthread_mutex_unlock(&c->lock);
 	memset(data, v, len);
