@@ -1,5 +1,6 @@
 #include "devices/i8042.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define STATUS_OBF 0x01   /* output buffer full: data for the guest at 0x60 */
@@ -37,13 +38,14 @@ static void push(struct i8042 *c, uint8_t b)
 	c->out_count++;
 }
 
-/* Bytes from the keyboard raise IRQ 1 when the guest enabled keyboard interrupts. */
+/* Bytes from the keyboard raise IRQ 1 when the guest enabled keyboard interrupts: on
+ * every byte, not only when the buffer was empty, so a byte the guest never read (a
+ * probe leftover) cannot hold back the interrupts of the answers behind it. A spurious
+ * pulse is harmless: the guest's handler finds OBF clear and returns. */
 static void push_kbd(struct i8042 *c, uint8_t b)
 {
-	int was_empty = c->out_count == 0;
-
 	push(c, b);
-	if (was_empty && (c->ctr & CTR_KBDINT) && c->kbd_irq)
+	if ((c->ctr & CTR_KBDINT) && c->kbd_irq)
 		irq_line_pulse(c->kbd_irq);
 }
 
@@ -125,9 +127,15 @@ static void data_write(struct i8042 *c, uint8_t b)
 
 	c->pending_cmd = 0;
 	switch (cmd) {
-	case CMD_WRITE_CTR:
+	case CMD_WRITE_CTR: {
+		bool enabling = (b & CTR_KBDINT) && !(c->ctr & CTR_KBDINT);
+
 		c->ctr = b;
+		/* Data already waiting interrupts as soon as the guest allows it. */
+		if (enabling && c->out_count && c->kbd_irq)
+			irq_line_pulse(c->kbd_irq);
 		break;
+	}
 	case CMD_WRITE_OUTPORT:
 		c->outport = b;
 		if (!(b & 0x01))
