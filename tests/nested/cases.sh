@@ -79,6 +79,8 @@ inner_run_once() {
         [ -n "${MEM:-}" ] && set -- "$@" --memory "$MEM"
         [ -n "${CPUS:-}" ] && set -- "$@" --vcpus "$CPUS"
         [ -n "${CMDLINE+set}" ] && set -- "$@" --cmdline "$CMDLINE"
+        # shellcheck disable=SC2086  # EMBER_ARGS is a word list (--disk, --net, --rng)
+        [ -n "${EMBER_ARGS:-}" ] && set -- "$@" $EMBER_ARGS
     else
         # Same guest as Ember's defaults would give: 1 vCPU, 128 MiB, Ember's
         # default command line, plus the pci=off that Ember appends.
@@ -88,6 +90,25 @@ inner_run_once() {
             -append "${CMDLINE-$BASE_CMDLINE} pci=off reboot=t" \
             -L /usr/share/qemu -nodefaults -no-user-config -display none -no-reboot \
             -chardev stdio,id=con,signal=off -serial chardev:con
+        # The virtio devices of EMBER_ARGS as QEMU microvm's virtio-mmio ones.
+        qi=0
+        # shellcheck disable=SC2086
+        for a in ${EMBER_ARGS:-}; do
+            qi=$((qi + 1))
+            case "$a" in
+                --disk|--net) ;;
+                --rng) set -- "$@" -device virtio-rng-device ;;
+                tap=*)
+                    tap=${a#tap=}; mac=""
+                    case "$tap" in *,mac=*) mac=",mac=${tap#*,mac=}"; tap=${tap%%,*} ;; esac
+                    set -- "$@" -netdev "tap,id=n$qi,ifname=$tap,script=no,downscript=no" \
+                        -device "virtio-net-device,netdev=n$qi$mac" ;;
+                *,ro) set -- "$@" -drive "file=${a%,ro},if=none,id=d$qi,format=raw,readonly=on" \
+                        -device "virtio-blk-device,drive=d$qi" ;;
+                *) set -- "$@" -drive "file=$a,if=none,id=d$qi,format=raw" \
+                        -device "virtio-blk-device,drive=d$qi" ;;
+            esac
+        done
     fi
     echo "RUN-BEGIN $name vmm=$kind kernel=$KERNEL mem=${MEM:-default} vcpus=${CPUS:-default}"
     echo "RUN-CMD $*"
@@ -300,6 +321,242 @@ signal_case() {
 }
 case_signal_term() { signal_case TERM signal-term; }
 case_signal_int() { signal_case INT signal-int; }
+
+# --- virtio (issue 4) ----------------------------------------------------------
+# The inner guest loads Debian's virtio_mmio, virtio_blk, virtio-rng,
+# virtio_net and ext4 modules (ember.mods=1) and runs an ember.action= of
+# inner-init.sh against the devices given with EMBER_ARGS (Ember's options;
+# inner_run gives QEMU microvm the same devices, which its ACPI tables announce).
+
+# Loads the outer host's extra modules named (file names without .ko, in
+# dependency order).
+outer_modules() {
+    for m in "$@"; do
+        insmod "/modules-extra/$m.ko" 2>/dev/null ||
+            grep -q "^$(echo "$m" | tr '-' '_') " /proc/modules || fail "outer: insmod $m failed"
+    done
+}
+
+# Unpacks /nested/diskN.img.gz to /tmp/diskN.img.
+disk_image() { gunzip -c "/nested/disk$1.img.gz" > "/tmp/disk$1.img"; }
+
+virtio_prologue() {
+    KERNEL=/nested/bzImage; MEM=256; CPUS=1
+    CMDLINE="$BASE_CMDLINE $MARKER ember.mods=1 ember.action=$1"
+    return 0
+}
+
+# Every virtio run: booted, modules loaded, clean poweroff.
+check_virtio_run() {
+    check_booted "$1" || return 1
+    grep -q INNER-MODULES-LOADED "/tmp/$1.log" || fail "$1: modules not loaded"
+    if [ "$(val "$1" INNER-VIRTIO-DEVICES)" = 0 ]; then
+        # Debian's kernel is built without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES:
+        # virtio_mmio.device= on the command line creates nothing there.
+        fail "$1: the guest found no virtio device (/sys/bus/virtio/devices empty; virtio_mmio.device= needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, which Debian's kernel lacks)"
+    fi
+    grep -q INNER-INSMOD-FAILED "/tmp/$1.log" && fail "$1: $(grep INNER-INSMOD-FAILED "/tmp/$1.log" | tr -d '\r' | tr '\n' ' ')"
+    check_clean_exit "$1" 'INNER-ACTION'
+    return 0
+}
+
+case_virtio_blk() {
+    virtio_prologue blk || return
+    disk_image 1
+    EMBER_ARGS="--disk /tmp/disk1.img" inner_run virtio-blk "$VMM"
+    check_virtio_run virtio-blk || return
+    want=$(cat /nested/disk1.hello.sha256)
+    got=$(val virtio-blk INNER-DISK-vda | sed 's/^sha256=//')
+    [ "$got" = "$want" ] || fail "virtio-blk: guest read hello.bin sha256 '$got', want $want"
+    wsha=$(val virtio-blk INNER-BLK-WRITTEN | sed 's/^sha256=//')
+    [ -n "$wsha" ] || { fail "virtio-blk: the guest did not write its file"; return; }
+    grep -q INNER-BLK-UMOUNTED /tmp/virtio-blk.log || fail "virtio-blk: guest umount failed"
+    info "virtio-blk write+sync of 64 MiB: $(val virtio-blk INNER-BLK-WRITE-MS) ms"
+    # Read the image back in this host: loop + ext4.
+    outer_modules crc16 mbcache jbd2 crc32c_generic ext4 loop
+    mkdir -p /mnt/img
+    if mount -t ext4 -o loop,ro /tmp/disk1.img /mnt/img; then
+        osha=$(sha256sum /mnt/img/written.bin 2>&1 | cut -d' ' -f1)
+        hsha=$(sha256sum /mnt/img/hello.bin 2>&1 | cut -d' ' -f1)
+        umount /mnt/img
+        [ "$osha" = "$wsha" ] || fail "virtio-blk: written.bin in the image has sha256 '$osha', guest printed $wsha"
+        [ "$hsha" = "$want" ] || fail "virtio-blk: hello.bin damaged in the image ($hsha)"
+    else
+        fail "virtio-blk: the outer host cannot loop-mount the image"
+    fi
+}
+
+case_virtio_blk_ro() {
+    virtio_prologue blkro || return
+    disk_image 1
+    before=$(sha256sum /tmp/disk1.img | cut -d' ' -f1)
+    EMBER_ARGS="--disk /tmp/disk1.img,ro" inner_run virtio-blk-ro "$VMM"
+    after=$(sha256sum /tmp/disk1.img | cut -d' ' -f1)
+    check_virtio_run virtio-blk-ro || return
+    want=$(cat /nested/disk1.hello.sha256)
+    got=$(val virtio-blk-ro INNER-DISK-vda | sed 's/^sha256=//')
+    [ "$got" = "$want" ] || fail "virtio-blk-ro: guest read hello.bin sha256 '$got', want $want"
+    case "$(val virtio-blk-ro INNER-RO-WRITE)" in
+        failed*) ;; *) fail "virtio-blk-ro: raw write to /dev/vda: '$(val virtio-blk-ro INNER-RO-WRITE)', want failed" ;;
+    esac
+    case "$(val virtio-blk-ro INNER-RO-MOUNT-RW)" in
+        failed*) ;; *) fail "virtio-blk-ro: rw mount + write: '$(val virtio-blk-ro INNER-RO-MOUNT-RW)', want failed" ;;
+    esac
+    [ "$before" = "$after" ] || fail "virtio-blk-ro: image changed ($before -> $after)"
+}
+
+case_virtio_rng() {
+    virtio_prologue rng || return
+    EMBER_ARGS="--rng" inner_run virtio-rng "$VMM"
+    check_virtio_run virtio-rng || return
+    info "virtio-rng rng_current=$(val virtio-rng INNER-RNG-CURRENT)"
+    [ "$(val virtio-rng INNER-RNG-BYTES)" = 256 ] || fail "virtio-rng: /dev/hwrng gave '$(val virtio-rng INNER-RNG-BYTES)' bytes of 256"
+    [ "$(val virtio-rng INNER-RNG-NONZERO)" -gt 0 ] 2>/dev/null || fail "virtio-rng: /dev/hwrng bytes all zero"
+}
+
+# A tap NAME with ADDR/24, up.
+outer_tap() {
+    tunctl -t "$1" >/dev/null || fail "outer: tunctl -t $1 failed"
+    if ! ip addr add "$2/24" dev "$1" || ! ip link set "$1" up; then
+        fail "outer: cannot configure $1"
+    fi
+}
+
+check_ping() {
+    case "$(val "$1" "INNER-PING-$2")" in
+        ok*) info "$1 $2 ping $(val "$1" "INNER-PING-$2")" ;;
+        *) fail "$1: ping over $2: $(val "$1" "INNER-PING-$2")" ;;
+    esac
+}
+
+case_virtio_net() {
+    virtio_prologue net || return
+    outer_modules tun
+    outer_tap tap0 10.0.2.1
+    # nc -l ends when its stdin does: keep it open for the whole run.
+    (sleep "$RUN_TIMEOUT" | nc -l -p 5555 > /tmp/rx.bin) &
+    EMBER_ARGS="--net tap=tap0,mac=52:54:00:12:34:56" inner_run virtio-net "$VMM"
+    sleep 1
+    check_virtio_run virtio-net || return
+    check_ping virtio-net eth0
+    case "$(val virtio-net INNER-NET-eth0)" in
+        52:54:00:12:34:56*) ;; *) fail "virtio-net: eth0 MAC '$(val virtio-net INNER-NET-eth0)'" ;;
+    esac
+    tx=$(val virtio-net INNER-TX | sed 's/^sha256=//')
+    rx=$(sha256sum /tmp/rx.bin | cut -d' ' -f1)
+    info "virtio-net TCP 4 MiB guest->host: $(val virtio-net INNER-TX-DONE) (received $(wc -c < /tmp/rx.bin) bytes)"
+    if [ -z "$tx" ] || [ "$tx" != "$rx" ]; then
+        fail "virtio-net: received sha256 $rx, guest sent '${tx:-nothing}'"
+    fi
+}
+
+case_virtio_multi() {
+    virtio_prologue multi || return
+    outer_modules tun
+    outer_tap tap0 10.0.2.1
+    outer_tap tap1 10.0.3.1
+    disk_image 1; disk_image 2
+    EMBER_ARGS="--disk /tmp/disk1.img,ro --disk /tmp/disk2.img --net tap=tap0 --net tap=tap1" \
+        inner_run virtio-multi "$VMM"
+    check_virtio_run virtio-multi || return
+    for n in 1 2; do
+        dev=$([ $n = 1 ] && echo vda || echo vdb)
+        got=$(val virtio-multi "INNER-DISK-$dev" | sed 's/^sha256=//')
+        [ "$got" = "$(cat /nested/disk$n.hello.sha256)" ] ||
+            fail "virtio-multi: $dev hello.bin sha256 '$got', want that of disk$n"
+    done
+    check_ping virtio-multi eth0
+    check_ping virtio-multi eth1
+}
+
+# --- fleet (issue 5) -----------------------------------------------------------
+
+size_of() { wc -c < "$1" 2>/dev/null || echo 0; }
+
+# Three guests from TOML files under one `ember up`; pause/resume one; SIGTERM
+# stops the fleet through Ctrl+Alt+Del (inner init: ctrl-alt-del=1).
+case_fleet_three() {
+    [ "$VMM" = ember ] || { skip "fleet cases run with Ember only"; return; }
+    export EMBER_RUN_DIR=/tmp/run
+    mkdir -p /tmp/fleet "$EMBER_RUN_DIR"
+    for n in 1 2 3; do
+        cat > "/tmp/fleet/vm$n.toml" <<EOF
+[base]
+name = "vm$n"
+cpu_num = 1
+
+[kernel]
+kernel_path = "/nested/bzImage"
+ramdisk_path = "$INITRD"
+cmdline = "$BASE_CMDLINE $MARKER ember.action=tick"
+memory_mib = 128
+EOF
+    done
+    echo "RUN-BEGIN fleet-three vmm=ember up"
+    t0=$(date +%s)
+    ember up /tmp/fleet/vm1.toml /tmp/fleet/vm2.toml /tmp/fleet/vm3.toml \
+        < /dev/null > /tmp/up.out 2>&1 &
+    upid=$!
+    # All three at init (their logs show INNER-WAITING).
+    while :; do
+        ready=0
+        for n in 1 2 3; do grep -q INNER-WAITING "$EMBER_RUN_DIR/vm$n.log" 2>/dev/null && ready=$((ready + 1)); done
+        [ "$ready" = 3 ] && break
+        kill -0 "$upid" 2>/dev/null || break
+        [ $(($(date +%s) - t0)) -ge "$RUN_TIMEOUT" ] && break
+        sleep 1
+    done
+    info "fleet-three: $ready of 3 guests at init after $(($(date +%s) - t0)) s"
+    ember list 2>&1 | sed 's/^/FLEET-LIST /'
+    if [ "$ready" = 3 ]; then
+        ember pause vm2 > /tmp/pause.out 2>&1 || fail "fleet-three: ember pause vm2: $(cat /tmp/pause.out)"
+        sleep 1
+        a1=$(size_of "$EMBER_RUN_DIR/vm1.log"); a2=$(size_of "$EMBER_RUN_DIR/vm2.log"); a3=$(size_of "$EMBER_RUN_DIR/vm3.log")
+        sleep 5
+        b1=$(size_of "$EMBER_RUN_DIR/vm1.log"); b2=$(size_of "$EMBER_RUN_DIR/vm2.log"); b3=$(size_of "$EMBER_RUN_DIR/vm3.log")
+        ember list 2>&1 | sed 's/^/FLEET-LIST /'
+        info "fleet-three: log growth over 5 s with vm2 paused: vm1 $((b1 - a1)) vm2 $((b2 - a2)) vm3 $((b3 - a3)) bytes"
+        [ "$b2" = "$a2" ] || fail "fleet-three: paused vm2's log grew by $((b2 - a2)) bytes"
+        [ "$b1" -gt "$a1" ] || fail "fleet-three: vm1's log did not grow while vm2 was paused"
+        [ "$b3" -gt "$a3" ] || fail "fleet-three: vm3's log did not grow while vm2 was paused"
+        ember resume vm2 > /tmp/resume.out 2>&1 || fail "fleet-three: ember resume vm2: $(cat /tmp/resume.out)"
+        sleep 4
+        c2=$(size_of "$EMBER_RUN_DIR/vm2.log")
+        info "fleet-three: vm2 log growth over 4 s after resume: $((c2 - b2)) bytes"
+        [ "$c2" -gt "$b2" ] || fail "fleet-three: vm2's log did not grow after resume"
+    else
+        fail "fleet-three: only $ready of 3 guests reached init"
+    fi
+    ts=$(date +%s)
+    kill -TERM "$upid" 2>/dev/null
+    # ember up must end by itself (stop timeout 10 s, then SIGTERM, SIGKILL).
+    while kill -0 "$upid" 2>/dev/null && [ $(($(date +%s) - ts)) -lt 60 ]; do sleep 1; done
+    if kill -0 "$upid" 2>/dev/null; then
+        fail "fleet-three: ember up still running 60 s after SIGTERM"
+        kill -KILL "$upid"
+    fi
+    wait "$upid"; st=$?
+    info "fleet-three: ember up exited with status $st $(($(date +%s) - ts)) s after SIGTERM"
+    sed 's/^/FLEET-UP /' /tmp/up.out
+    for n in 1 2 3; do
+        grep -a -i -e i8042 -e atkbd -e 'input:' -e INNER-KBD -e INNER-CAD -e reboot "$EMBER_RUN_DIR/vm$n.log" | sed "s/^/FLEET-vm$n /"
+        tail -n 3 "$EMBER_RUN_DIR/vm$n.log" | sed "s/^/FLEET-vm$n /"
+    done
+    # On a failure, the whole log of vm1 (its kernel's keyboard messages).
+    if [ -n "$FAILS" ] || grep -q -e 'vm. .*SIGTERM' -e 'vm. .*SIGKILL' /tmp/up.out; then
+        grep -a -v '^TICK' "$EMBER_RUN_DIR/vm1.log" | tail -n 40 | sed 's/^/FLEET-vm1-LOG /'
+        grep -a '^TICK' "$EMBER_RUN_DIR/vm1.log" | sed -n '1p;$p' | sed 's/^/FLEET-vm1-TICKS /'
+        echo "FLEET-vm1-TICKS count $(grep -a -c '^TICK' "$EMBER_RUN_DIR/vm1.log")"
+    fi
+    echo "RUN-END fleet-three"
+    [ "$st" = 0 ] || fail "fleet-three: ember up exit status $st, want 0"
+    for n in 1 2 3; do
+        grep -q "vm$n .*Stopped" /tmp/up.out || fail "fleet-three: vm$n not reported Stopped"
+        grep -q "vm$n .*[Cc]rashed" /tmp/up.out && fail "fleet-three: vm$n crashed"
+        grep -q -e "vm$n .*SIGTERM" -e "vm$n .*SIGKILL" /tmp/up.out && fail "fleet-three: vm$n needed a signal (Ctrl+Alt+Del did not stop it)"
+    done
+    [ -z "$(pidof ember 2>/dev/null)" ] || fail "fleet-three: ember processes left: $(pidof ember)"
+}
 
 # Boot timing, Ember vs QEMU microvm, same guest: prints COMPARE lines.
 case_compare() {

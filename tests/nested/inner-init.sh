@@ -38,12 +38,59 @@ for range in $(dmesg | sed -n 's/.*e820: \[mem \(0x[0-9a-f]*-0x[0-9a-f]*\)\] usa
 done
 echo "INNER-E820-RAM $ram"
 
-action=reboot
+action=reboot mods=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         ember.action=*) action=${arg#ember.action=} ;;
+        ember.mods=1) mods=1 ;;
     esac
 done
+
+# ember.mods=1: load Debian's virtio-mmio drivers and ext4 from /modules
+# (dependencies first, as listed in /modules/order; tun and loop are for the
+# outer host only).
+if [ "$mods" = 1 ] && [ -f /modules/order ]; then
+    for ko in $(cat /modules/order); do
+        case "$ko" in tun.ko|loop.ko) continue ;; esac
+        insmod "/modules/$ko" 2>&1 || echo "INNER-INSMOD-FAILED $ko"
+    done
+    echo "INNER-MODULES-LOADED"
+    sleep 1  # let the virtio devices probe
+    echo "INNER-VIRTIO-DEVICES $(ls /sys/bus/virtio/devices 2>/dev/null | wc -l)"
+    for d in /sys/bus/virtio/devices/*; do
+        [ -e "$d" ] && echo "INNER-VIRTIO ${d##*/} device=$(cat "$d/device") driver=$(basename "$(readlink "$d/driver")" 2>/dev/null)"
+    done
+fi
+
+# Uptime in ms (/proc/uptime has two decimals; a leading 0 is not octal here).
+now_ms() { read -r up _ < /proc/uptime; f=${up#*.}; echo $(( ${up%.*} * 1000 + ${f#0} * 10 )); }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Mounts /dev/DEV read-only at /mnt/DEV and prints the sha256 of its
+# /hello.bin (written by the test harness) as INNER-DISK-<DEV> sha256=...
+read_disk() {
+    mkdir -p "/mnt/$1"
+    if mount -t ext4 -o ro "/dev/$1" "/mnt/$1"; then
+        echo "INNER-DISK-$1 sha256=$(sha "/mnt/$1/hello.bin")"
+        umount "/mnt/$1"
+    else
+        echo "INNER-DISK-$1 mount-failed"
+    fi
+}
+
+# Gives NIC DEV address IP/24 and pings PEER three times.
+net_up() {
+    if ! ip addr add "$2/24" dev "$1" || ! ip link set "$1" up; then
+        echo "INNER-NET-$1 config-failed"
+    fi
+    echo "INNER-NET-$1 $(cat /sys/class/net/"$1"/address 2>/dev/null) $(cat /sys/class/net/"$1"/operstate 2>/dev/null)"
+    if ping -c 3 -W 5 "$3" > /tmp/ping.out 2>&1; then
+        echo "INNER-PING-$1 ok $(grep -o 'min/avg/max.*' /tmp/ping.out)"
+    else
+        echo "INNER-PING-$1 failed: $(tail -n 2 /tmp/ping.out | tr '\n' ' ')"
+    fi
+}
+
 echo "INNER-ACTION $action"
 
 case "$action" in
@@ -67,6 +114,75 @@ case "$action" in
         # cttyhack gives the shell a controlling tty, so Ctrl-C works.
         PS1='inner# ' setsid cttyhack sh
         poweroff -f
+        ;;
+    blk)
+        # Read the harness' file, write 64 MiB (64 copies of /payload.bin),
+        # print its sha256, unmount, power off; the outer host checks the image.
+        mkdir -p /mnt/vda
+        if mount -t ext4 /dev/vda /mnt/vda; then
+            echo "INNER-DISK-vda sha256=$(sha /mnt/vda/hello.bin)"
+            t0=$(now_ms)
+            i=0; while [ $i -lt 64 ]; do cat /payload.bin; i=$((i + 1)); done > /mnt/vda/written.bin
+            sync
+            t1=$(now_ms)
+            echo "INNER-BLK-WRITE-MS $((t1 - t0))"
+            echo "INNER-BLK-WRITTEN sha256=$(sha /mnt/vda/written.bin)"
+            umount /mnt/vda && echo "INNER-BLK-UMOUNTED"
+        else
+            echo "INNER-DISK-vda mount-failed"
+        fi
+        poweroff -f
+        ;;
+    blkro)
+        read_disk vda
+        if [ ! -b /dev/vda ]; then
+            echo "INNER-RO-WRITE no /dev/vda"  # (dd would create a plain file)
+        elif dd if=/dev/zero of=/dev/vda bs=4096 count=1 conv=fsync 2>/tmp/dd.err; then
+            echo "INNER-RO-WRITE succeeded"
+        else
+            echo "INNER-RO-WRITE failed: $(tr '\n' ' ' < /tmp/dd.err)"
+        fi
+        mkdir -p /mnt/rw
+        if mount -t ext4 -o rw /dev/vda /mnt/rw 2>/tmp/m.err && touch /mnt/rw/new 2>>/tmp/m.err; then
+            echo "INNER-RO-MOUNT-RW succeeded"
+        else
+            echo "INNER-RO-MOUNT-RW failed: $(tr '\n' ' ' < /tmp/m.err)"
+        fi
+        umount /mnt/rw 2>/dev/null
+        poweroff -f
+        ;;
+    rng)
+        ls -l /dev/hwrng 2>&1
+        echo "INNER-RNG-CURRENT $(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"
+        echo "INNER-RNG-BYTES $(dd if=/dev/hwrng bs=64 count=4 2>/dev/null | wc -c)"
+        echo "INNER-RNG-NONZERO $(dd if=/dev/hwrng bs=64 count=4 2>/dev/null | od -An -tx1 | tr -d ' 0\n' | wc -c)"
+        poweroff -f
+        ;;
+    net)
+        net_up eth0 10.0.2.2 10.0.2.1
+        # 4 MiB of known content to the outer host's nc -l.
+        i=0; while [ $i -lt 4 ]; do cat /payload.bin; i=$((i + 1)); done > /tmp/tx.bin
+        echo "INNER-TX sha256=$(sha /tmp/tx.bin)"
+        t0=$(now_ms)
+        nc 10.0.2.1 5555 < /tmp/tx.bin && echo "INNER-TX-DONE ms=$(( $(now_ms) - t0 ))"
+        poweroff -f
+        ;;
+    multi)
+        read_disk vda
+        read_disk vdb
+        net_up eth0 10.0.2.2 10.0.2.1
+        net_up eth1 10.0.3.2 10.0.3.1
+        poweroff -f
+        ;;
+    tick)
+        # The kernel reboots at once on Ctrl-Alt-Del (instead of sending init
+        # a SIGINT): how `ember up` stops its fleet.
+        echo 1 > /proc/sys/kernel/ctrl-alt-del
+        echo "INNER-CAD $(cat /proc/sys/kernel/ctrl-alt-del)"
+        echo "INNER-KBD $(grep '^N:' /proc/bus/input/devices 2>/dev/null | tr '\n' ' ')"
+        echo "INNER-WAITING"
+        # Each tick shows the i8042 interrupt count: whether the keys arrive.
+        while :; do echo "TICK $(cut -d' ' -f1 /proc/uptime) $(grep -m1 i8042 /proc/interrupts | tr -s ' ')"; sleep 1; done
         ;;
     *) echo "INNER-UNKNOWN-ACTION $action"; poweroff -f ;;
 esac

@@ -22,6 +22,13 @@ set -euo pipefail
 # Modules that turn the outer host's emulated SVM CPU into a working /dev/kvm.
 KVM_MODULES=(irqbypass kvm ccp kvm-amd)
 
+# Modules for the virtio and fleet cases: the inner guest's virtio-mmio
+# drivers and ext4, the outer host's tun (taps) and loop (to read a disk image
+# back). Kept apart from the KVM set, in modules-extra/, built on demand from
+# the cached .deb so that an existing cache directory stays valid.
+EXTRA_MODULES=(virtio_ring virtio virtio_mmio virtio_blk virtio-rng failover net_failover
+               virtio_net crc16 mbcache jbd2 crc32c_generic ext4 tun loop)
+
 # Reads the `depends=` modinfo string of a .ko (comma separated module names).
 ko_depends() {
     grep -a -o 'depends=[^[:cntrl:]]*' "$1" | head -n1 | sed 's/^depends=//' | tr ',' ' '
@@ -38,6 +45,9 @@ ko_find() {
 # extracted package tree SRC to DST, and writes DST/order (dependencies first).
 collect_modules() {
     local src=$1 dst=$2 order=() seen=" "
+    shift 2
+    local want=("$@")
+    [ ${#want[@]} -gt 0 ] || want=("${KVM_MODULES[@]}")
     mkdir -p "$dst"
     visit() {
         local name=$1 file dep key
@@ -53,7 +63,7 @@ collect_modules() {
         order+=("$(basename "$file")")
     }
     local m
-    for m in "${KVM_MODULES[@]}"; do
+    for m in "${want[@]}"; do
         visit "$m"
     done
     printf '%s\n' "${order[@]}" > "$dst/order"
@@ -129,6 +139,21 @@ kernel_fetch() {
         [ -f "$KERNEL_DIR/version" ] || die "cannot publish $KERNEL_DIR"
     fi
     trap - EXIT
+    rm -rf "$tmp"
+}
+
+# Makes sure KERNEL_DIR/modules-extra/ (EXTRA_MODULES + dependencies, and
+# their load order) exists; extracted from the cached .deb, published atomically.
+kernel_extra_modules() {
+    local dir=$KERNEL_DIR/modules-extra tmp
+    [ -f "$dir/order" ] && return 0
+    tmp=$(mktemp -d "$KERNEL_DIR/.extra.XXXXXX")
+    dpkg-deb -x "$KERNEL_DIR"/linux-image-*.deb "$tmp/x"
+    collect_modules "$tmp/x/lib/modules" "$tmp/m" "${EXTRA_MODULES[@]}"
+    rm -rf "$tmp/x"
+    if ! mv -T "$tmp/m" "$dir" 2>/dev/null; then
+        [ -f "$dir/order" ] || die "cannot publish $dir"
+    fi
     rm -rf "$tmp"
 }
 

@@ -65,7 +65,9 @@ need_host_tools() {
         ldd:libc-bin \
         timeout:coreutils \
         od:coreutils \
-        sha256sum:coreutils
+        sha256sum:coreutils \
+        mkfs.ext4:e2fsprogs \
+        truncate:coreutils
     # busybox must be the static one: it runs inside guests without libraries
     # (package busybox also installs /bin/busybox, dynamically linked).
     if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
@@ -132,7 +134,7 @@ pack_cpio() {
 # 1 MiB random payload whose sha256 the guest prints (proves the initrd
 # arrived intact). Writes OUT and OUT.sha256.
 build_inner_initramfs() {
-    local out=$1 root
+    local out=$1 mods=${2:-} root
     root=$(mktemp -d)
     make_root_skeleton "$root"
     install_busybox "$root"
@@ -141,8 +143,30 @@ build_inner_initramfs() {
     # the expected checksum is recorded next to the image.
     head -c $((1024 * 1024)) /dev/urandom > "$root/payload.bin"
     sha256sum "$root/payload.bin" | cut -d' ' -f1 > "$out.sha256"
+    if [ -n "$mods" ]; then
+        mkdir -p "$root/modules"
+        cp "$mods"/*.ko "$mods/order" "$root/modules/"
+    fi
     pack_cpio "$root" "$out"
     rm -rf "$root"
+}
+
+# Builds the ext4 images of the virtio cases, gzipped, in DIR: diskN.img.gz
+# (SIZE MiB, /hello.bin = 64 KiB of random bytes) and diskN.hello.sha256.
+build_disk_images() {
+    local dir=$1 n size tmp
+    tmp=$(mktemp -d)
+    for n in 1 2; do
+        size=$([ "$n" = 1 ] && echo 128 || echo 16)
+        mkdir -p "$tmp/d$n"
+        head -c 65536 /dev/urandom > "$tmp/d$n/hello.bin"
+        sha256sum "$tmp/d$n/hello.bin" | cut -d' ' -f1 > "$dir/disk$n.hello.sha256"
+        rm -f "$tmp/disk$n.img"
+        truncate -s "${size}M" "$tmp/disk$n.img"
+        mkfs.ext4 -q -F -d "$tmp/d$n" -L "disk$n" "$tmp/disk$n.img" >&2
+        gzip -1 -c "$tmp/disk$n.img" > "$dir/disk$n.img.gz"
+    done
+    rm -rf "$tmp"
 }
 
 # QEMU firmware an inner microvm needs: qboot (microvm's default BIOS) and the
@@ -164,6 +188,14 @@ build_outer_initramfs() {
     install -m 755 "$NESTED_DIR/outer-init.sh" "$root/init"
     mkdir -p "$root/modules" "$root/nested"
     cp "$kdir"/modules/*.ko "$kdir/modules/order" "$root/modules/"
+    if [ -d "$kdir/modules-extra" ]; then
+        mkdir -p "$root/modules-extra"
+        cp "$kdir"/modules-extra/*.ko "$kdir/modules-extra/order" "$root/modules-extra/"
+    fi
+    # Disk images for the virtio cases (gzip: mostly empty ext4, tiny).
+    for img in "$(dirname "$inner")"/disk*.img.gz "$(dirname "$inner")"/disk*.hello.sha256; do
+        [ -e "$img" ] && cp "$img" "$root/nested/"
+    done
     install -m 644 "$NESTED_DIR/cases.sh" "$root/nested/cases.sh"
     cp "$kdir/vmlinuz" "$root/nested/bzImage"
     cp "$kdir/vmlinux" "$root/nested/vmlinux"
