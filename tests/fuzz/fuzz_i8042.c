@@ -76,7 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(c.out_head < sizeof(c.outbuf));
 		ASSERT(c.resets == want_resets);
 		ASSERT(reset_calls == want_resets);
-		ASSERT(irq.pulses - pulses <= 1);
+		/* One pulse per keyboard byte queued by this access (at most 3: GET ID), plus
+		 * one when a read leaves a byte behind or interrupts get enabled with data. */
+		ASSERT(irq.pulses - pulses <= 3);
 		if (!((ctr_before | c.ctr) & 0x01))
 			ASSERT(irq.pulses == pulses);
 	}
