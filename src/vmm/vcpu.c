@@ -50,9 +50,19 @@ static int exit_mmio(struct vcpu *v)
 	return 0;
 }
 
+static unsigned long long triple_fault_rip(struct vcpu *v)
+{
+	struct kvm_regs regs;
+
+	return ioctl(v->fd, KVM_GET_REGS, &regs) == 0 ? regs.rip : 0;
+}
+
 static int exit_shutdown(struct vcpu *v)
 {
-	/* A triple fault: on a PC that resets the machine. Ember treats it as a reboot. */
+	/* A triple fault: on a PC that resets the machine. Ember treats it as a reboot, but
+	 * says so: Linux reboots through the i8042, so a triple fault is worth a look. */
+	log_warn("vCPU %u: triple fault: the guest reset itself (RIP 0x%llx); treating it as a "
+		 "reboot", v->id, (unsigned long long)triple_fault_rip(v));
 	vm_request_stop(v->vm, VM_STOP_RESET, "vCPU %u: triple fault (guest reset)", v->id);
 	return 1;
 }

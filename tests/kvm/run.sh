@@ -501,6 +501,7 @@ if selected triple_fault; then
     [ "$RC" -eq 0 ] || why "$(status_text) (want 0: a triple fault is a reboot); stderr: $(tail_of "$ERR")"
     expect_line "TRIPLE FAULT NOW"
     grep -q '^FAIL' "$OUT" && why "guest said: $(grep -m1 '^FAIL' "$OUT")"
+    grep -q 'triple fault' "$ERR" || why "no warning naming the triple fault on stderr"
     finish triple_fault
 fi
 

@@ -201,7 +201,7 @@ cmd_check() {
 
     echo "nested: inner VMM: $NESTED_VMM$([ "$NESTED_VMM" = ember ] && echo " ($EMBER)"); kernel $(cat "$KERNEL_DIR/version")"
     local timeouts_in_row=0 passed=0 failed=0 skipped=0 start total_start mem runs tmo
-    local logf rc result reason dur attempt wedge summary=()
+    local logf rc result reason dur attempt wedge first summary=()
     total_start=$(now_ms)
     for spec in "${selected[@]}"; do
         IFS=: read -r name mem runs <<< "$spec"
@@ -221,12 +221,18 @@ cmd_check() {
             outer_boot "$name" "$mem" "$logf" "$tmo" || rc=$?
             result=$(grep -a 'CASE-RESULT' "$logf" | tail -n1 | tr -d '\r' || true)
             case "$result" in "CASE-RESULT PASS"|"CASE-RESULT SKIP: "*) break ;; esac
+            [ "$attempt" = 1 ] || break
+            # The nested test host (nested SVM on QEMU's TCG) fails on its own now
+            # and then, with QEMU and with Ember as the inner VMM alike: outer-kernel
+            # stalls and panics, early-boot hangs, a spurious guest reset (~1-2% of
+            # boots). A failed case gets one more outer boot; the first attempt's
+            # reason is printed and its log kept, so a flake is reported, never
+            # hidden, and a real bug still fails twice.
             wedge=$(outer_wedged "$logf" "$rc")
-            if [ -z "$wedge" ] || [ "$attempt" != 1 ]; then break; fi
-            # The nested test host's own kernel stalled or panicked (seen with
-            # QEMU and with Ember as the inner VMM): an infrastructure fault,
-            # given one more outer boot. Reported, never hidden.
-            echo "RETRY $name: the nested test host failed (outer kernel: $wedge); booting it again"
+            first=${result#CASE-RESULT FAIL: }
+            [ -n "$first" ] || first="no result (outer QEMU exit $rc)"
+            [ -n "$wedge" ] && first="$first; outer kernel: $wedge"
+            echo "RETRY $name: first attempt failed: $first; booting the test host again"
             mv "$logf" "$logf.attempt1"
             attempt=2
         done
@@ -240,7 +246,7 @@ cmd_check() {
             did_not_run "the nested test host did not boot (outer QEMU exit $rc)"
         fi
         if [ "$result" = "CASE-RESULT PASS" ]; then
-            echo "PASS $name  [${dur} s]"
+            echo "PASS $name  [${dur} s]$([ "$attempt" = 2 ] && echo " (on the second attempt: see RETRY above)")"
             passed=$((passed + 1))
             timeouts_in_row=0
         elif [[ $result == "CASE-RESULT SKIP: "* ]]; then
