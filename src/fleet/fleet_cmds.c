@@ -25,13 +25,11 @@
 
 static void paths(const char *name, char *sock, char *log, char *pidfile)
 {
-	const char *dir = fleet_run_dir();
-
-	snprintf(sock, PATH_MAX, "%s/%s.sock", dir, name);
+	fleet_vm_path(sock, PATH_MAX, name, "sock");
 	if (log)
-		snprintf(log, PATH_MAX, "%s/%s.log", dir, name);
+		fleet_vm_path(log, PATH_MAX, name, "log");
 	if (pidfile)
-		snprintf(pidfile, PATH_MAX, "%s/%s.pid", dir, name);
+		fleet_vm_path(pidfile, PATH_MAX, name, "pid");
 }
 
 static int need_name(int argc, char **argv, const char *cmd)
@@ -229,7 +227,7 @@ int fleet_console(int argc, char **argv)
 	if (r < 0)
 		return r;
 	paths(argv[1], sock, log, NULL);
-	snprintf(path, sizeof(path), "%s/%s.console", fleet_run_dir(), argv[1]);
+	fleet_vm_path(path, sizeof(path), argv[1], "console");
 	if (strlen(path) < sizeof(addr.sun_path) && access(path, F_OK) == 0) {
 		struct termios saved, raw;
 		bool tty = isatty(STDIN_FILENO);

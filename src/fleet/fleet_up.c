@@ -68,6 +68,11 @@ const char *fleet_run_dir(void)
 	return dir;
 }
 
+void fleet_vm_path(char *out, size_t size, const char *name, const char *ext)
+{
+	snprintf(out, size, "%s/%s.%s", fleet_run_dir(), name, ext);
+}
+
 static void set_state(struct fleet_vm *v, enum vm_state s, const char *detail)
 {
 	if (v->state == s)
@@ -249,10 +254,10 @@ int fleet_up(int argc, char **argv)
 					    "unique in a fleet", vms[j].file, v->file, v->name);
 				goto out;
 			}
-		snprintf(v->sock, sizeof(v->sock), "%s/%s.sock", dir, v->name);
-		snprintf(v->log, sizeof(v->log), "%s/%s.log", dir, v->name);
-		snprintf(v->pidfile, sizeof(v->pidfile), "%s/%s.pid", dir, v->name);
-		snprintf(v->console, sizeof(v->console), "%s/%s.console", dir, v->name);
+		fleet_vm_path(v->sock, sizeof(v->sock), v->name, "sock");
+		fleet_vm_path(v->log, sizeof(v->log), v->name, "log");
+		fleet_vm_path(v->pidfile, sizeof(v->pidfile), v->name, "pid");
+		fleet_vm_path(v->console, sizeof(v->console), v->name, "console");
 		if (access(v->sock, F_OK) == 0) {
 			char *body = NULL;
 

@@ -1,38 +1,27 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
 #include "arch/x86/kernel_image.h"
-#include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/vcpu_x86.h"
 #include "util/cmdline.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "vmm/term.h"
 
 #define PIO_POST 0x80
 #define PIO_PCI_CONFIG 0xcf8
 #define PIO_PCI_CONFIG_LEN 8
-/* How often the main thread checks whether every vCPU halted for good. */
-#define HALT_PROBE_MS 500
-/* Rounds in a row that must find every vCPU halted with interrupts off. */
-#define HALT_PROBE_ROUNDS 2
 
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 {
