@@ -75,9 +75,11 @@ include guests/guests.mk
 include tests/toml/toml.mk
 include tests/api/api.mk
 include tests/fleet/fleet.mk
+include tests/acpi/acpi.mk
 
-check-unit: $(UNIT_BINS)
-	@tests/unit/run.sh $(BUILD) $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(BUILD)/tests/acpi/acpi_dump
+	@u=0; tests/unit/run.sh $(BUILD) $(UNIT_BINS) || u=1; \
+	 tests/acpi/run.sh $(BUILD)/tests/acpi/acpi_dump || u=1; exit $$u
 
 check-kvm: $(BUILD)/ember guests
 	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh

@@ -1,6 +1,7 @@
 /* virtio_blk: a minimal virtio-mmio (version 2) driver for Ember's virtio-blk and
  * virtio-rng devices. The devices are found the way Linux finds them: from the
- * "virtio_mmio.device=4K@<base>:<gsi>" parameters Ember appends to the command line.
+ * devices the DSDT of Ember's ACPI tables describes (or, with acpi=off, the
+ * "virtio_mmio.device=4K@<base>:<gsi>" parameters Ember appends to the command line).
  * One split virtqueue of QN entries per device, in this image's .bss (identity mapped, so
  * guest-physical = virtual). Completion is polled on the used ring and each request must
  * also raise the device's interrupt: IOAPIC pin <gsi> -> vector 0x20 + gsi, whose handler
@@ -177,7 +178,25 @@ static int mode(const char *w)
     return 0;
 }
 
-static void find_devices(void)
+static void add_device(uint64_t base, uint64_t gsi)
+{
+    if (base < 0xc0000000ull || base >= 0xfec00000ull || gsi > 23)
+        fail("odd virtio-mmio device: base 0x%lx gsi %lu", base, gsi);
+    if (ndevs == MAX_DEVS)
+        fail("more than %u virtio devices", MAX_DEVS);
+    struct vdev *d = &devs[ndevs++];
+    d->base = (uintptr_t)base;
+    d->gsi = (unsigned)gsi;
+    if (rd(d, R_MAGIC) != 0x74726976)
+        fail("device at 0x%lx: magic 0x%x", base, rd(d, R_MAGIC));
+    if (rd(d, R_VERSION) != 2)
+        fail("device at 0x%lx: version %u (want 2)", base, rd(d, R_VERSION));
+    d->id = rd(d, R_DEVICE_ID);
+    kprintf("VIRTIO %u at 0x%lx gsi %u\n", d->id, base, d->gsi);
+}
+
+/* With acpi=off Ember names the devices on the command line. */
+static void find_devices_cmdline(void)
 {
     const char *p = cmdline;
     while ((p = find(p, "virtio_mmio.device=")) != NULL) {
@@ -195,20 +214,93 @@ static void find_devices(void)
             fail("virtio_mmio.device= without an interrupt");
         p++;
         uint64_t gsi = parse_num(&p, 10);
-        if (size != 4096 || base < 0xc0000000ull || base >= 0xfec00000ull || gsi > 23)
-            fail("odd virtio_mmio.device=: size %lu base 0x%lx gsi %lu", size, base, gsi);
-        if (ndevs == MAX_DEVS)
-            fail("more than %u virtio devices", MAX_DEVS);
-        struct vdev *d = &devs[ndevs++];
-        d->base = (uintptr_t)base;
-        d->gsi = (unsigned)gsi;
-        if (rd(d, R_MAGIC) != 0x74726976)
-            fail("device at 0x%lx: magic 0x%x", base, rd(d, R_MAGIC));
-        if (rd(d, R_VERSION) != 2)
-            fail("device at 0x%lx: version %u (want 2)", base, rd(d, R_VERSION));
-        d->id = rd(d, R_DEVICE_ID);
-        kprintf("VIRTIO %u at 0x%lx gsi %u\n", d->id, base, d->gsi);
+        if (size != 4096)
+            fail("odd virtio_mmio.device= size %lu", size);
+        add_device(base, gsi);
     }
+}
+
+/* ---- ACPI: RSDP (zero page) -> XSDT -> FADT -> DSDT, as an OS walks them ---- */
+
+static uint64_t ld(const volatile uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static const uint8_t *acpi_table(uint64_t gpa, const char *sig)
+{
+    const uint8_t *t = (const uint8_t *)(uintptr_t)gpa;
+    if (!gpa || gpa >= 0x100000000ull || memcmp(t, sig, 4) != 0)
+        fail("ACPI: no %s table at 0x%lx", sig, gpa);
+    uint32_t len = (uint32_t)ld(t + 4, 4);
+    uint8_t sum = 0;
+    if (len < 36 || len > 0x10000)
+        fail("ACPI: %s length %u", sig, len);
+    for (uint32_t i = 0; i < len; i++)
+        sum = (uint8_t)(sum + t[i]);
+    if (sum)
+        fail("ACPI: %s checksum off by %u", sig, sum);
+    return t;
+}
+
+/* Each LNRO0005 device's _CRS: the Memory32Fixed and Extended Interrupt descriptors
+ * after its _HID. A scan, not an AML interpreter: enough for Ember's flat DSDT. */
+static void find_devices_acpi(void *bp)
+{
+    const uint8_t *rsdp = (const uint8_t *)(uintptr_t)ld((const uint8_t *)bp + 0x70, 8);
+    uint8_t sum = 0;
+    if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) != 0)
+        fail("ACPI: no RSDP at the zero page's acpi_rsdp_addr");
+    for (unsigned i = 0; i < 36; i++)
+        sum = (uint8_t)(sum + rsdp[i]);
+    if (sum)
+        fail("ACPI: RSDP extended checksum off by %u", sum);
+    const uint8_t *xsdt = acpi_table(ld(rsdp + 24, 8), "XSDT"), *fadt = NULL;
+    for (uint32_t off = 36; off + 8 <= (uint32_t)ld(xsdt + 4, 4); off += 8) {
+        const uint8_t *t = (const uint8_t *)(uintptr_t)ld(xsdt + off, 8);
+        if (memcmp(t, "FACP", 4) == 0)
+            fadt = acpi_table((uintptr_t)t, "FACP");
+    }
+    if (!fadt)
+        fail("ACPI: no FADT in the XSDT");
+    const uint8_t *dsdt = acpi_table(ld(fadt + 140, 8), "DSDT");
+    uint32_t len = (uint32_t)ld(dsdt + 4, 4);
+    unsigned found = 0;
+    for (uint32_t i = 36; i + 9 <= len; i++) {
+        if (memcmp(dsdt + i, "LNRO0005", 9) != 0)
+            continue;
+        uint64_t base = 0, gsi = 0;
+        int have_mem = 0, have_irq = 0;
+        for (uint32_t j = i + 9; j + 9 <= len && !(have_mem && have_irq); j++) {
+            if (!have_mem && dsdt[j] == 0x86 && dsdt[j + 1] == 9 && dsdt[j + 2] == 0) {
+                base = ld(dsdt + j + 4, 4);
+                if (ld(dsdt + j + 8, 4) != 4096)
+                    fail("ACPI: device window of %lu bytes", ld(dsdt + j + 8, 4));
+                have_mem = 1;
+            } else if (!have_irq && dsdt[j] == 0x89 && dsdt[j + 1] == 6 && dsdt[j + 2] == 0) {
+                if ((dsdt[j + 3] & 0x0f) != 0x03)
+                    fail("ACPI: interrupt flags 0x%x (want consumer, edge, high)", dsdt[j + 3]);
+                gsi = ld(dsdt + j + 5, 4);
+                have_irq = 1;
+            }
+        }
+        if (!have_mem || !have_irq)
+            fail("ACPI: LNRO0005 device without a window and an interrupt");
+        add_device(base, gsi);
+        found++;
+    }
+    kprintf("ACPI %u virtio devices\n", found);
+}
+
+static void find_devices(void *bp)
+{
+    if (find(cmdline, "virtio_mmio.device="))
+        find_devices_cmdline();
+    else
+        find_devices_acpi(bp);
 }
 
 static struct vdev *device(uint32_t id)
@@ -216,7 +308,7 @@ static struct vdev *device(uint32_t id)
     for (unsigned i = 0; i < ndevs; i++)
         if (devs[i].id == id)
             return &devs[i];
-    fail("no virtio device with id %u on the command line", id);
+    fail("no virtio device with id %u", id);
 }
 
 /* ---- interrupts ---- */
@@ -737,7 +829,7 @@ void guest_main(void *bp)
     if (!cl)
         fail("no command line");
     cmdline = (const char *)(uintptr_t)cl;
-    find_devices();
+    find_devices(bp);
     setup_interrupts();
     int did = 0;
     if (mode("blk")) {

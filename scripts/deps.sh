@@ -7,8 +7,9 @@ what=${1:-test}
 pkgs=(gcc make libc6-dev libjansson-dev)
 if [ "$what" = test ]; then
 	# clang + its runtime: libFuzzer targets. qemu/busybox/cpio/xz: the nested test host.
+	# acpica-tools: ACPICA's disassembler and interpreter check Ember's ACPI tables.
 	pkgs+=(clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio xz-utils gzip
-	       procps util-linux python3 iproute2 curl e2fsprogs)
+	       procps util-linux python3 iproute2 curl e2fsprogs acpica-tools)
 fi
 
 missing=()

@@ -76,6 +76,11 @@ static void i8042_reset(void *ctx)
 	vm_request_stop(ctx, VM_STOP_RESET, "guest reset through the i8042");
 }
 
+static void acpi_poweroff(void *ctx)
+{
+	vm_request_stop(ctx, VM_STOP_POWEROFF, "guest powered off (ACPI S5)");
+}
+
 static int irq_line_open(struct vm *vm, struct irq_line *l, unsigned int gsi)
 {
 	l->gsi = gsi;
@@ -100,6 +105,7 @@ static int add_devices(struct vm *vm)
 	vm->serial.rx_ctx = vm;
 	i8042_init(&vm->i8042, &vm->irq_kbd, i8042_reset, vm);
 	cmos_init(&vm->cmos, vm->mem.ram_size);
+	acpi_pm_init(&vm->acpi_pm, ACPI_S5_SLP_TYP, acpi_poweroff, vm);
 
 	const struct bus_range ranges[] = {
 		{ .base = SERIAL_COM1_BASE, .len = SERIAL_PORTS, .name = "serial0",
@@ -110,6 +116,9 @@ static int add_devices(struct vm *vm)
 		  .read = i8042_cmd_read, .write = i8042_cmd_write, .opaque = &vm->i8042 },
 		{ .base = CMOS_PORT, .len = CMOS_PORTS, .name = "cmos",
 		  .read = cmos_pio_read, .write = cmos_pio_write, .opaque = &vm->cmos },
+		{ .base = ACPI_PM1_PORT, .len = ACPI_PM1_EVT_LEN + ACPI_PM1_CNT_LEN,
+		  .name = "acpi-pm1", .read = acpi_pm_read, .write = acpi_pm_write,
+		  .opaque = &vm->acpi_pm },
 		/* POST diagnostics and io_delay: writes dropped, reads all ones. */
 		{ .base = PIO_POST, .len = 1, .name = "post" },
 		/* No PCI: config mechanism #1 reads as absent (all ones). */
@@ -125,15 +134,16 @@ static int add_devices(struct vm *vm)
 
 /* ---- virtio-mmio devices ---- */
 
-/* Windows in the MMIO gap and ISA-range GSIs the virtio devices get, in order. GSIs 0-4
- * and 8 are the timer, keyboard, cascade, COM2 and COM1, and the RTC. */
+/* Windows in the MMIO gap and ISA-range GSIs the virtio devices get, in order. GSIs 0-4,
+ * 8 and 9 are the timer, keyboard, cascade, COM2 and COM1, the RTC and the ACPI SCI. */
 #define VIRTIO_MMIO_BASE 0xd0000000ULL
-static const unsigned int virtio_gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+static const unsigned int virtio_gsis[] = { 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18,
 					    19, 20, 21, 22, 23 };
 #define VIRTIO_MAX_DEVICES (sizeof(virtio_gsis) / sizeof(virtio_gsis[0]))
 
-/* Registers one transport: MMIO window, queue ioeventfds, interrupt irqfd, and the
- * virtio_mmio.device= parameter that tells Linux where it is. */
+/* Registers one transport: MMIO window, queue ioeventfds, interrupt irqfd, its entry
+ * for the DSDT and the virtio_mmio.device= parameter (used only with acpi=off, for
+ * kernels built without ACPI: see vm_create). */
 static int attach_virtio(struct vm *vm, struct virtio_mmio *m, const struct virtio_device_ops *ops,
 			 void *dev, char *params, size_t params_size)
 {
@@ -148,6 +158,9 @@ static int attach_virtio(struct vm *vm, struct virtio_mmio *m, const struct virt
 	r = virtio_mmio_init(m, ops, dev, &vm->mem, base, gsi);
 	if (r < 0)
 		return r;
+	vm->virtio_windows[vm->nvirtio] = (struct acpi_virtio){
+		.base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi,
+	};
 	vm->nvirtio++;
 	const struct bus_range range = {
 		.base = base, .len = VIRTIO_MMIO_SIZE, .name = ops->name,
@@ -323,6 +336,12 @@ static int load_guest(struct vm *vm)
 		image_src_close_file(&initrd);
 	if (r < 0)
 		return r;
+	const struct acpi_config acpi = {
+		.ncpus = vm->nvcpus, .virtio = vm->virtio_windows, .nvirtio = vm->nvirtio,
+	};
+	r = acpi_write(&vm->mem, &acpi);
+	if (r < 0)
+		return r;
 	log_info("kernel %s (%s) entry 0x%llx, initrd at 0x%llx (%llu bytes)", vm->cfg.kernel,
 		 k.format == KERNEL_ELF ? "ELF" : "bzImage", (unsigned long long)k.entry,
 		 (unsigned long long)bl.initrd_gpa, (unsigned long long)bl.initrd_size);
@@ -381,7 +400,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		r = add_virtio_devices(vm, params, sizeof(params));
 		if (r < 0)
 			goto fail;
-		vm->cmdline = cmdline_add(cfg->cmdline, params);
+		/* The DSDT describes the devices. A kernel told acpi=off (or built without
+		 * ACPI, where the user passes acpi=off to say so) learns them from the command
+		 * line instead; giving both to an ACPI kernel would probe each device twice. */
+		vm->cmdline = cmdline_add(cfg->cmdline,
+					  cmdline_has_param(cfg->cmdline, "acpi=off") ? params : "");
 		if (!vm->cmdline) {
 			r = err_set(-ENOMEM, "out of memory");
 			goto fail;

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86/acpi.h"
+#include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/i8042.h"
 #include "devices/irq.h"
@@ -85,6 +87,7 @@ struct vm {
 	struct serial serial;
 	struct i8042 i8042;
 	struct cmos cmos;
+	struct acpi_pm acpi_pm;
 	/* virtio-mmio devices, in the order the guest sees them: disks, NICs, entropy. */
 	struct virtio_blk *blks;
 	unsigned int nblks;
@@ -92,7 +95,8 @@ struct vm {
 	unsigned int nnets;
 	struct virtio_rng *rng;
 	unsigned int nvirtio;      /* windows and GSIs handed out so far */
-	char *cmdline;             /* the final kernel command line (with virtio_mmio.device=) */
+	struct acpi_virtio virtio_windows[ACPI_MAX_VIRTIO]; /* what the DSDT describes */
+	char *cmdline;             /* the final kernel command line */
 	/* An attached console client (or -1): gets the serial output too, and its input goes
 	 * to the UART. The lock orders its use by vCPU threads against the main thread's
 	 * close. */

@@ -374,7 +374,21 @@ if selected virtio-blk-and-rng; then
     virtio_blk_checks "$VDISK" 0
     expect_line "VIRTIO 4 at 0xd0001000 gsi 6"
     expect_line "RNG 64 bytes ok"
+    expect_line "ACPI 2 virtio devices"
     finish virtio-blk-and-rng
+fi
+
+# acpi=off: the devices are named on the command line instead of in the DSDT (kernels
+# built without ACPI); the guest must find the same two there, and no ACPI scan runs.
+if selected virtio-acpi-off-cmdline; then
+    cp "$VDISK" "$TMP/vblk3.img"
+    run_ember virtio-acpi-off-cmdline /dev/null --kernel "$GUESTS/virtio_blk.elf" \
+        --disk "$TMP/vblk3.img" --rng --cmdline "acpi=off ember.test=blk+rng"
+    virtio_blk_checks "$VDISK" 0
+    expect_line "VIRTIO 4 at 0xd0001000 gsi 6"
+    expect_line "RNG 64 bytes ok"
+    grep -q "^ACPI " "$OUT" && why "the guest scanned ACPI although the command line named the devices"
+    finish virtio-acpi-off-cmdline
 fi
 
 # A hostile driver: a malformed chain (or rings outside RAM) must set DEVICE_NEEDS_RESET

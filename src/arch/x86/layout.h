@@ -24,6 +24,9 @@
 #define LAYOUT_EBDA_START   0x9fc00ULL
 #define LAYOUT_VGA_START    0xa0000ULL
 #define LAYOUT_BIOS_START   0xf0000ULL   /* MP floating pointer and table live here */
+#define LAYOUT_MPTABLE_MAX  0x4000ULL    /* room for the MP table (254 vCPUs: ~5.5 KiB) */
+#define LAYOUT_ACPI_START   0xf4000ULL   /* ACPI tables, RSDP first (found by a BIOS-area scan) */
+#define LAYOUT_ACPI_END     0x100000ULL
 #define LAYOUT_HIMEM_START  0x100000ULL  /* 1 MiB: first byte of high memory */
 
 /* The 32-bit MMIO gap: [3 GiB, 4 GiB). IOAPIC, LAPIC and virtio-mmio windows live here;
