@@ -28,6 +28,7 @@ RUN_TIMEOUT=$(param nested.run_timeout); RUN_TIMEOUT=${RUN_TIMEOUT:-240}
 # halt, panic, SIGTERM): generous for TCG, far below RUN_TIMEOUT.
 EXIT_BOUND_MS=$(param nested.exit_bound_ms); EXIT_BOUND_MS=${EXIT_BOUND_MS:-60000}
 COMPARE_RUNS=$(param nested.compare_runs); COMPARE_RUNS=${COMPARE_RUNS:-3}
+THROUGHPUT_RUNS=$(param nested.throughput_runs); THROUGHPUT_RUNS=${THROUGHPUT_RUNS:-3}
 INITRD=/nested/inner.cpio
 PAYLOAD_SHA=$(cat /nested/inner.cpio.sha256)
 # Ember's default command line; the cases that pass --cmdline start from it.
@@ -275,7 +276,17 @@ exit_case() {
     check_clean_exit "$run" "INNER-ACTION $action"
 }
 case_exit_reboot() { exit_case reboot 1 exit-reboot; }
-case_exit_poweroff() { exit_case poweroff 1 exit-poweroff; }
+# Ember describes ACPI S5: poweroff must end the VM directly, not through init's death,
+# a panic and panic=1's reboot.
+case_exit_poweroff() {
+    exit_case poweroff 1 exit-poweroff
+    [ "$VMM" = ember ] || return 0
+    grep -q 'reboot: Power down' /tmp/exit-poweroff.log ||
+        fail "exit-poweroff: no 'reboot: Power down' on the console"
+    if grep -q 'Kernel panic' /tmp/exit-poweroff.log; then
+        fail "exit-poweroff: the guest panicked instead of powering off through ACPI S5"
+    fi
+}
 # QEMU keeps running a guest that halted for good: nothing to check there.
 case_exit_halt() {
     [ "$VMM" = qemu ] && { skip "QEMU does not exit when the guest halts"; return; }
@@ -572,6 +583,42 @@ case_compare() {
                     "uptime=$(uptime_of "$run")" \
                     "exit_ms=$(ms_of "$run" TSTAMP-EXIT) status=$(status_of "$run")"
             fi
+        done
+        i=$((i + 1))
+    done
+}
+
+# virtio throughput, Ember and QEMU microvm alternating, same kernel, image and
+# tap: 64 MiB sequential write (conv=fsync) and read of a raw disk, 16 MiB TCP
+# guest->host and host->guest. THROUGHPUT lines, summarised by run.sh.
+case_throughput() {
+    outer_modules tun
+    outer_tap tap0 10.0.2.1
+    dd if=/dev/zero of=/tmp/bench.img bs=1M count=128 2>/dev/null
+    dd if=/dev/urandom of=/tmp/net16.bin bs=1M count=16 2>/dev/null
+    KERNEL=/nested/bzImage; MEM=256; CPUS=1
+    CMDLINE="$BASE_CMDLINE ember.mods=1 ember.action=bench"
+    i=1
+    while [ "$i" -le "$THROUGHPUT_RUNS" ]; do
+        for kind in ember qemu; do
+            run=tp-$kind-$i
+            (sleep "$RUN_TIMEOUT" | nc -l -p 5555 > /tmp/tp-rx.bin) &
+            l1=$!
+            nc -l -p 5556 < /tmp/net16.bin &
+            l2=$!
+            EMBER_ARGS="--disk /tmp/bench.img --net tap=tap0,mac=52:54:00:12:34:56" \
+                inner_run "$run" "$kind"
+            kill "$l1" "$l2" 2>/dev/null
+            pkill -f "nc -l -p 555" 2>/dev/null
+            wait 2>/dev/null
+            rx=$(val "$run" INNER-BENCH-TCP-RX-MS | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
+            echo "THROUGHPUT vmm=$kind run=$i" \
+                "blk_write_ms=$(val "$run" INNER-BENCH-BLK-WRITE-MS)" \
+                "blk_read_ms=$(val "$run" INNER-BENCH-BLK-READ-MS)" \
+                "tcp_tx_ms=$(val "$run" INNER-BENCH-TCP-TX-MS)" \
+                "tcp_tx_bytes=$(wc -c < /tmp/tp-rx.bin)" \
+                "tcp_rx_ms=$(val "$run" INNER-BENCH-TCP-RX-MS | cut -d' ' -f1)" \
+                "tcp_rx_bytes=${rx:-0}"
         done
         i=$((i + 1))
     done

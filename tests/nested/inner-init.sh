@@ -167,6 +167,22 @@ case "$action" in
         nc 10.0.2.1 5555 < /tmp/tx.bin && echo "INNER-TX-DONE ms=$(( $(now_ms) - t0 ))"
         poweroff -f
         ;;
+    bench)
+        # Throughput (tests/nested/run.sh throughput): raw /dev/vda, then TCP
+        # over eth0 to the outer host each way. Times from /proc/uptime (10 ms).
+        t0=$(now_ms); dd if=/dev/zero of=/dev/vda bs=1M count=64 conv=fsync 2>/dev/null
+        echo "INNER-BENCH-BLK-WRITE-MS $(( $(now_ms) - t0 ))"
+        sync; echo 3 > /proc/sys/vm/drop_caches
+        t0=$(now_ms); dd if=/dev/vda of=/dev/null bs=1M count=64 2>/dev/null
+        echo "INNER-BENCH-BLK-READ-MS $(( $(now_ms) - t0 ))"
+        net_up eth0 10.0.2.2 10.0.2.1
+        i=0; while [ $i -lt 16 ]; do cat /payload.bin; i=$((i + 1)); done > /tmp/tx.bin
+        t0=$(now_ms); nc 10.0.2.1 5555 < /tmp/tx.bin
+        echo "INNER-BENCH-TCP-TX-MS $(( $(now_ms) - t0 ))"
+        t0=$(now_ms); nc 10.0.2.1 5556 > /tmp/rx.bin
+        echo "INNER-BENCH-TCP-RX-MS $(( $(now_ms) - t0 )) bytes=$(wc -c < /tmp/rx.bin)"
+        poweroff -f
+        ;;
     multi)
         read_disk vda
         read_disk vdb

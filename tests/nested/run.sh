@@ -365,9 +365,51 @@ EOF
     fi
 }
 
+# --- throughput --------------------------------------------------------------------
+
+# virtio-blk and virtio-net throughput, Ember vs QEMU microvm in one test host
+# (case_throughput). Prints a Markdown table of MB/s medians and ratios.
+cmd_throughput() {
+    prepare 1
+    local logf=$NESTED_WORK/logs/throughput.log n=${NESTED_THROUGHPUT_RUNS:-3}
+    local tmo=$((n * 2 * NESTED_RUN_TIMEOUT + 180)) rc=0 kind f
+    echo "nested: throughput, $n runs each, Ember ($EMBER) vs QEMU -M $NESTED_QEMU_MACHINE, 1 vCPU, 256 MiB"
+    outer_boot throughput 4096 "$logf" "$tmo" "nested.throughput_runs=$n" || rc=$?
+    grep -aq 'OUTER-KVM-OK' "$logf" || did_not_run "the nested test host did not come up (exit $rc)"
+    grep -a '^THROUGHPUT ' "$logf" | tr -d '\r' > "$NESTED_WORK/throughput.txt" || true
+    sed 's/^/    /' "$NESTED_WORK/throughput.txt"
+    declare -A med
+    # MB/s per run (64 MiB disk, 16 MiB TCP; TCP runs that moved fewer bytes are dropped).
+    for kind in ember qemu; do
+        for f in blk_write blk_read tcp_tx tcp_rx; do
+            med[$kind.$f]=$(grep " vmm=$kind " "$NESTED_WORK/throughput.txt" | awk -v f="$f" '
+                { ms = ""; b = ""
+                  for (i = 1; i <= NF; i++) { split($i, kv, "=")
+                      if (kv[1] == f "_ms") ms = kv[2]
+                      if (kv[1] == f "_bytes") b = kv[2] }
+                  mib = (f ~ /^blk/) ? 64 : 16
+                  if (f ~ /^tcp/ && b != 16777216) next
+                  if (ms > 0) print mib * 1.048576 / (ms / 1000) }' | median)
+        done
+    done
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+    fmt() { awk -v a="$1" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", a }'; }
+    cat <<TABLE
+
+| throughput, MB/s (median of $n) | Ember | QEMU microvm | Ember/QEMU |
+| --- | ---: | ---: | ---: |
+| virtio-blk sequential write, 64 MiB, conv=fsync | $(fmt "${med[ember.blk_write]}") | $(fmt "${med[qemu.blk_write]}") | $(ratio "${med[ember.blk_write]}" "${med[qemu.blk_write]}") |
+| virtio-blk sequential read, 64 MiB, cold cache | $(fmt "${med[ember.blk_read]}") | $(fmt "${med[qemu.blk_read]}") | $(ratio "${med[ember.blk_read]}" "${med[qemu.blk_read]}") |
+| virtio-net TCP guest->host, 16 MiB | $(fmt "${med[ember.tcp_tx]}") | $(fmt "${med[qemu.tcp_tx]}") | $(ratio "${med[ember.tcp_tx]}" "${med[qemu.tcp_tx]}") |
+| virtio-net TCP host->guest, 16 MiB | $(fmt "${med[ember.tcp_rx]}") | $(fmt "${med[qemu.tcp_rx]}") | $(ratio "${med[ember.tcp_rx]}" "${med[qemu.tcp_rx]}") |
+
+TABLE
+}
+
 case "${1:-}" in
     check) cmd_check ;;
     demo) cmd_demo ;;
     compare) cmd_compare ;;
-    *) echo "usage: $0 check|demo|compare   (see tests/nested/README.md)" >&2; exit 2 ;;
+    throughput) cmd_throughput ;;
+    *) echo "usage: $0 check|demo|compare|throughput   (see tests/nested/README.md)" >&2; exit 2 ;;
 esac

@@ -155,7 +155,7 @@ static long build_dsdt(uint8_t *t, size_t cap, const struct acpi_config *c)
 static void build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt)
 {
 	header(t, "FACP", FADT_LEN, 6);
-	put32(t, 36, facs);
+	/* FIRMWARE_CTRL stays 0: the spec wants only one of it and X_FIRMWARE_CTRL set. */
 	put32(t, 40, dsdt);
 	put16(t, 46, ACPI_SCI_IRQ);
 	/* SMI_CMD 0: the machine is always in ACPI mode, there is nothing to switch. */
