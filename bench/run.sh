@@ -20,6 +20,7 @@
 #   BENCH_PIO_PORT=0x5e0  port the PIO guest writes (claimed by none of the three VMMs)
 #   BENCH_MMIO_ADDR=0xd0000000  address the MMIO guest writes (3-4 GiB gap, unclaimed)
 #   BENCH_NESTED=0        1: also run tests/nested/run.sh compare (Linux boot, minutes)
+#                         and tests/nested/run.sh throughput (virtio-blk/net vs QEMU)
 #   BENCH_NESTED_CMD="tests/nested/run.sh compare"   what BENCH_NESTED=1 runs
 #   BENCH_OUT=bench/results
 #   BENCH_BUILD_ONLY=1    build the runner, the floor and the guests, then stop
@@ -202,6 +203,16 @@ if [ "$BENCH_NESTED" = 1 ]; then
     fi
     grep '^|' "$OUT/raw/nested.log" > "$NESTED_MD" || true
 fi
+TP_MD=$OUT/raw/throughput.md
+TP_STATUS="not run (set BENCH_NESTED=1, or run tests/nested/run.sh throughput)"
+rm -f "$TP_MD"
+if [ "$BENCH_NESTED" = 1 ]; then
+    say "nested: tests/nested/run.sh throughput (takes minutes)"
+    rc=0
+    EMBER=$EMBER tests/nested/run.sh throughput > "$OUT/raw/throughput.log" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ]; then TP_STATUS=ok; else TP_STATUS="failed (exit $rc, see raw/throughput.log)"; fi
+    grep '^|' "$OUT/raw/throughput.log" > "$TP_MD" || true
+fi
 
 T_END=$(date +%s)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -301,7 +312,7 @@ cell() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 # verdict VALUE OP LIMIT
 verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { if (a == "-") { print "—"; exit }
-    ok = (op == "<=") ? (a <= b) : (a < b); print ok ? "yes" : "**no**" }'; }
+    ok = (op == "<=") ? (a <= b) : (op == ">=") ? (a >= b) : (a < b); print ok ? "yes" : "**no**" }'; }
 
 r_wall=$(ratio "${MED[startup_wall.ember]}" "${MED[startup_wall.floor]}")
 r_cpu=$(ratio "${MED[startup_cpu.ember]}" "${MED[startup_cpu.qemu]}")
@@ -364,7 +375,15 @@ else
 fi
 cat <<EOF
 | VMM memory after a Linux boot | not measured by this script (needs the nested test host) | | | | |
-| virtio throughputs | not available yet (no virtio devices) | | | | |
+EOF
+if [ -s "$TP_MD" ]; then
+    grep '^| virtio' "$TP_MD" | while IFS='|' read -r _ what e qq r _; do
+        echo "|${what}(MB/s, nested test host) |${e}|${qq}| — | Ember/QEMU =${r}(target ≥ 1) | $(verdict "$(echo "$r" | tr -d ' ')" ">=" 1) |"
+    done
+else
+    echo "| virtio throughputs | $TP_STATUS | | | | |"
+fi
+cat <<EOF
 
 ![chart](latest.png)
 
@@ -450,6 +469,10 @@ if [ "$BENCH_NESTED" = 1 ]; then
     echo "### Linux boot in the nested test host (\`$BENCH_NESTED_CMD\`: $NESTED_STATUS)"
     echo
     if [ -s "$NESTED_MD" ]; then cat "$NESTED_MD"; else echo "No table: see raw/nested.log."; fi
+    echo
+    echo "### virtio throughput in the nested test host (\`tests/nested/run.sh throughput\`: $TP_STATUS)"
+    echo
+    if [ -s "$TP_MD" ]; then cat "$TP_MD"; else echo "No table: see raw/throughput.log."; fi
 fi
 cat <<EOF
 

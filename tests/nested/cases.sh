@@ -363,8 +363,8 @@ check_virtio_run() {
     grep -q INNER-MODULES-LOADED "/tmp/$1.log" || fail "$1: modules not loaded"
     if [ "$(val "$1" INNER-VIRTIO-DEVICES)" = 0 ]; then
         # Debian's kernel is built without CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES:
-        # virtio_mmio.device= on the command line creates nothing there.
-        fail "$1: the guest found no virtio device (/sys/bus/virtio/devices empty; virtio_mmio.device= needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, which Debian's kernel lacks)"
+        # it finds virtio-mmio devices only through the ACPI DSDT.
+        fail "$1: the guest found no virtio device (/sys/bus/virtio/devices empty; is the DSDT's LNRO0005 device list right? see 'ACPI:' lines in the log)"
     fi
     grep -q INNER-INSMOD-FAILED "/tmp/$1.log" && fail "$1: $(grep INNER-INSMOD-FAILED "/tmp/$1.log" | tr -d '\r' | tr '\n' ' ')"
     check_clean_exit "$1" 'INNER-ACTION'

@@ -785,3 +785,75 @@ TEST(regression_notify_without_a_ready_queue_spins_the_worker)
 	stuck_fixture = NULL;
 	free(s);
 }
+
+/* ---- backing-file swap (Firecracker's PATCH /drives/{id}) ---- */
+
+TEST(swap_switches_file_capacity_and_raises_config_change)
+{
+	struct fx f;
+	char other[64], empty[80];
+	uint8_t cfg[8];
+	uint64_t cap;
+	uint32_t gen;
+	int fd;
+
+	REQUIRE_EQ_INT(setup(&f), 0);
+	REQUIRE_EQ_INT(make_image(other, sizeof(other), 8 * 512), 0);
+	/* A file of 8 sectors whose sector 0 differs: overwrite it with sector 5's pattern. */
+	{
+		uint8_t sec[512];
+
+		for (unsigned int i = 0; i < 512; i++)
+			sec[i] = pat(5, i);
+		fd = open(other, O_WRONLY);
+		REQUIRE(fd >= 0);
+		CHECK_EQ_INT(pwrite(fd, sec, 512, 0), 512);
+		close(fd);
+	}
+	f.b.mmio.status = VIRTIO_STATUS_DRIVER_OK;
+	f.b.mmio.irq.fd = -1;
+	gen = f.b.mmio.config_generation;
+	REQUIRE_EQ_INT(virtio_blk_swap(&f.b, other), 0);
+	CHECK_EQ_U64(f.b.mmio.config_generation, gen + 1);
+	CHECK(f.b.mmio.interrupt_status & 0x2);                   /* configuration change interrupt */
+	virtio_blk_ops.config_read(&f.b, 0, cfg, 8);
+	memcpy(&cap, cfg, 8);
+	CHECK_EQ_U64(cap, 8);
+	CHECK_STR_EQ(f.b.path, other);
+	/* Reads come from the new file; past its end is an error now. */
+	CHECK_EQ_U64(simple(&f, T_IN, 0, 512), 513);
+	CHECK_EQ_U64(status(&f), S_OK);
+	CHECK(data_is_pattern(f.d.ram + DATA, 5, 512));
+	simple(&f, T_IN, 8, 512);
+	CHECK_EQ_U64(status(&f), S_IOERR);
+	/* A 0-byte placeholder is accepted: capacity 0. */
+	snprintf(empty, sizeof(empty), "%s.empty", other);
+	fd = open(empty, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	close(fd);
+	REQUIRE_EQ_INT(virtio_blk_swap(&f.b, empty), 0);
+	CHECK_EQ_U64(f.b.sectors, 0);
+	CHECK_EQ_U64(f.b.swaps, 2);
+	teardown(&f);
+	unlink(other);
+	unlink(empty);
+}
+
+TEST(swap_failure_keeps_the_old_file)
+{
+	struct fx f;
+	char odd[64];
+
+	REQUIRE_EQ_INT(setup(&f), 0);
+	CHECK_EQ_INT(virtio_blk_swap(&f.b, "/nonexistent/ember-none.img"), -ENOENT);
+	CHECK_STR_CONTAINS(err_msg(), "path_on_host /nonexistent/ember-none.img");
+	REQUIRE_EQ_INT(make_image(odd, sizeof(odd), 700), 0);
+	CHECK_EQ_INT(virtio_blk_swap(&f.b, odd), -EINVAL);
+	CHECK_EQ_U64(f.b.sectors, NSECT);
+	CHECK_EQ_U64(simple(&f, T_IN, NSECT - 1, 512), 513);
+	CHECK(data_is_pattern(f.d.ram + DATA, NSECT - 1, 512));
+	/* Before DRIVER_OK there is no interrupt to raise. */
+	CHECK_EQ_U64(f.b.mmio.interrupt_status, 0);
+	teardown(&f);
+	unlink(odd);
+}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -42,48 +43,93 @@ struct __attribute__((packed)) blk_config {
 	uint32_t blk_size;
 };
 
-int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, unsigned int index)
+/* Opens and sizes an image; what names it in errors ("--disk", "path_on_host"). */
+static int open_image(const char *what, const char *path, bool read_only, int *fdp,
+		      uint64_t *sectors)
 {
 	struct stat st;
+	int fd;
+
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == EACCES || e == EROFS) {
+			if (!read_only && access(path, R_OK) == 0)
+				return err_set(-e, "%s %s: the file is read-only; add ',ro' to attach it "
+					       "read-only", what, path);
+			return err_set(-e, "%s %s: permission denied", what, path);
+		}
+		if (e == ENOENT)
+			return err_set(-e, "%s %s: no such file (create it first, e.g. with "
+				       "truncate or mkfs)", what, path);
+		return err_set(-e, "%s %s: cannot open: %s", what, path, strerror(e));
+	}
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		close(fd);
+		return err_set(-EINVAL, "%s %s: not a regular file or block device", what, path);
+	}
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		st.st_size = end < 0 ? 0 : end;
+	}
+	if (st.st_size % (off_t)SECTOR) {
+		close(fd);
+		return err_set(-EINVAL, "%s %s: size %lld is not a multiple of 512 bytes (pad it "
+			       "with truncate -s)", what, path, (long long)st.st_size);
+	}
+	*fdp = fd;
+	*sectors = (uint64_t)st.st_size / SECTOR;
+	return 0;
+}
+
+int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, unsigned int index)
+{
+	int r;
 
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
 	b->path = path;
 	b->read_only = read_only;
-	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0) {
-		int e = errno;
-
-		if (e == EACCES || e == EROFS) {
-			if (!read_only && access(path, R_OK) == 0)
-				return err_set(-e, "--disk %s: the file is read-only; add ',ro' to attach it "
-					       "read-only", path);
-			return err_set(-e, "--disk %s: permission denied", path);
-		}
-		if (e == ENOENT)
-			return err_set(-e, "--disk %s: no such file (create it first, e.g. with "
-				       "truncate or mkfs)", path);
-		return err_set(-e, "--disk %s: cannot open: %s", path, strerror(e));
-	}
-	if (fstat(b->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		close(b->fd);
-		b->fd = -1;
-		return err_set(-EINVAL, "--disk %s: not a regular file or block device", path);
-	}
-	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(b->fd, 0, SEEK_END);
-
-		st.st_size = end < 0 ? 0 : end;
-	}
-	if (st.st_size % (off_t)SECTOR) {
-		close(b->fd);
-		b->fd = -1;
-		return err_set(-EINVAL, "--disk %s: size %lld is not a multiple of 512 bytes (pad it "
-			       "with truncate -s)", path, (long long)st.st_size);
-	}
-	b->sectors = (uint64_t)st.st_size / SECTOR;
+	pthread_mutex_init(&b->io_lock, NULL);
+	r = open_image("--disk", path, read_only, &b->fd, &b->sectors);
+	if (r < 0)
+		return r;
 	b->features = read_only ? 1ULL << VIRTIO_BLK_F_RO : 0;
 	snprintf(b->serial, sizeof(b->serial), "ember-disk%u", index);
+	return 0;
+}
+
+int virtio_blk_swap(struct virtio_blk *b, const char *path)
+{
+	uint64_t sectors;
+	char *copy;
+	int fd, old, r;
+
+	copy = strdup(path);
+	if (!copy)
+		return err_set(-ENOMEM, "out of memory");
+	r = open_image("path_on_host", path, b->read_only, &fd, &sectors);
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
+	/* Requests in flight finish on the old file; the next ones use the new one. */
+	pthread_mutex_lock(&b->io_lock);
+	old = b->fd;
+	b->fd = fd;
+	__atomic_store_n(&b->sectors, sectors, __ATOMIC_RELEASE);
+	b->path = copy;
+	free(b->owned_path);
+	b->owned_path = copy;
+	b->swaps++;
+	pthread_mutex_unlock(&b->io_lock);
+	if (old >= 0)
+		close(old);
+	/* The guest rereads the capacity on a configuration change interrupt. */
+	if (__atomic_load_n(&b->mmio.status, __ATOMIC_ACQUIRE) & VIRTIO_STATUS_DRIVER_OK)
+		virtio_mmio_config_changed(&b->mmio);
 	return 0;
 }
 
@@ -93,6 +139,8 @@ void virtio_blk_close(struct virtio_blk *b)
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
+	free(b->owned_path);
+	b->owned_path = NULL;
 }
 
 /* The data part of a chain: [skip_front, total - skip_back) of the readable (out) or
@@ -220,8 +268,10 @@ static void blk_process(struct virtio_blk *b)
 
 	do {
 		vq_enable_notify(q, false);
+		pthread_mutex_lock(&b->io_lock);  /* against virtio_blk_swap */
 		while ((r = vq_pop(q, &c)) > 0)
 			vq_push(q, c.head, virtio_blk_handle(b, &c));
+		pthread_mutex_unlock(&b->io_lock);
 		virtio_mmio_notify_used(&b->mmio, q);
 		if (r < 0) {
 			virtio_mmio_needs_reset(&b->mmio);
@@ -256,7 +306,7 @@ static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len
 {
 	struct virtio_blk *b = dev;
 	struct blk_config cfg = {
-		.capacity = b->sectors,
+		.capacity = __atomic_load_n(&b->sectors, __ATOMIC_ACQUIRE),
 		.size_max = 0,
 		.seg_max = VQ_MAX_CHAIN - 2,
 		.blk_size = SECTOR,

@@ -4,6 +4,7 @@
 #ifndef EMBER_DEVICES_VIRTIO_VIRTIO_BLK_H
 #define EMBER_DEVICES_VIRTIO_VIRTIO_BLK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,12 +22,19 @@ struct virtio_blk {
 	uint64_t features;     /* per-disk feature bits on top of virtio_blk_ops.features */
 	uint64_t sectors;
 	char serial[VIRTIO_BLK_ID_BYTES + 1];
-	uint64_t reads, writes, flushes, errors;
+	uint64_t reads, writes, flushes, errors, swaps;
+	pthread_mutex_t io_lock;   /* request processing vs. a backing-file swap */
+	char *owned_path;          /* path after a swap (NULL: path is the caller's) */
 };
 
 /* Opens the image; errors name the file and the fix. */
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, unsigned int index);
 void virtio_blk_close(struct virtio_blk *b);
+/* Replaces the backing file of a live disk (Firecracker's PATCH /drives/{id}): opens
+ * path with the disk's read-only setting (a 0-byte placeholder is fine), switches
+ * between requests, and raises a configuration change interrupt so the guest rereads
+ * the capacity. On error the old file stays attached. */
+int virtio_blk_swap(struct virtio_blk *b, const char *path);
 extern const struct virtio_device_ops virtio_blk_ops;
 
 /* Handles one request chain; returns the bytes written to the guest (status included).

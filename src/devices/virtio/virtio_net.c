@@ -5,6 +5,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@
 #define VIRTIO_NET_F_HOST_TSO4 11
 #define VIRTIO_NET_F_HOST_TSO6 12
 #define VIRTIO_NET_F_HOST_ECN 13
+#define VIRTIO_NET_F_MRG_RXBUF 15
 
 /* Worker fd slots. */
 enum { FD_RX_KICK = 0, FD_TX_KICK = 1, FD_TAP = 2 };
@@ -63,6 +65,9 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 
 	memset(n, 0, sizeof(*n));
 	n->tap_fd = -1;
+	n->rx = calloc(1, sizeof(*n->rx));
+	if (!n->rx)
+		return err_set(-ENOMEM, "out of memory");
 	if (strlen(tap) >= IFNAMSIZ)
 		return err_set(-EINVAL, "--net tap=%s: interface names are at most %d characters",
 			       tap, IFNAMSIZ - 1);
@@ -105,6 +110,8 @@ void virtio_net_close(struct virtio_net *n)
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;
+	free(n->rx);
+	n->rx = NULL;
 }
 
 static void tx_process(struct virtio_net *n)
@@ -131,15 +138,26 @@ static void tx_process(struct virtio_net *n)
 	} while (vq_enable_notify(q, true));
 }
 
-/* Moves packets from the tap into rx buffers until one side runs dry. */
-static void rx_process(struct virtio_net *n)
+/* Not enough rx buffers (seen: the available chains that were too few): stop polling
+ * the tap until the guest adds more. Returns true when more arrived meanwhile (go on). */
+static bool rx_out_of_buffers(struct virtio_net *n, struct vq *q, uint16_t seen)
 {
-	struct vq *q = &n->mmio.queues[RXQ];
-	struct vq_chain c;
+	if (vq_enable_notify_beyond(q, true, seen))
+		return true;
+	n->rx_wait = true;
+	worker_set_events(&n->worker, FD_TAP, 0);
+	return false;
+}
+
+/* One buffer per frame (no MRG_RXBUF): each chain is big enough for any frame (the
+ * driver's promise when it negotiates TSO without mergeable buffers). */
+static void rx_single(struct virtio_net *n, struct vq *q)
+{
+	struct vq_chain *c = &n->rx->chain;
 	bool pushed = false;
 
 	for (;;) {
-		int r = vq_pop(q, &c);
+		int r = vq_pop(q, c);
 		ssize_t len;
 
 		if (r < 0) {
@@ -147,20 +165,17 @@ static void rx_process(struct virtio_net *n)
 			break;
 		}
 		if (r == 0) {
-			/* No buffers: stop polling the tap until the guest adds some. */
-			if (vq_enable_notify(q, true))
+			if (rx_out_of_buffers(n, q, 0))
 				continue;
-			n->rx_wait = true;
-			worker_set_events(&n->worker, FD_TAP, 0);
 			break;
 		}
-		if (c.in_len < VNET_HDR_LEN) {
-			vq_push(q, c.head, 0);  /* unusable buffer: hand it back empty */
+		if (c->in_len < VNET_HDR_LEN) {
+			vq_push(q, c->head, 0);  /* unusable buffer: hand it back empty */
 			n->rx_dropped++;
 			pushed = true;
 			continue;
 		}
-		len = readv(n->tap_fd, &c.iov[c.n_out], (int)(c.n - c.n_out));
+		len = readv(n->tap_fd, &c->iov[c->n_out], (int)(c->n - c->n_out));
 		if (len < 0) {
 			/* Nothing to read (or an error): give the chain back unused. */
 			vq_unpop(q);
@@ -169,14 +184,171 @@ static void rx_process(struct virtio_net *n)
 		{
 			uint16_t one = 1;  /* num_buffers: the tap leaves it alone */
 
-			vq_chain_write(&c, NUM_BUFFERS_OFFSET, &one, sizeof(one));
+			vq_chain_write(c, NUM_BUFFERS_OFFSET, &one, sizeof(one));
 		}
-		vq_push(q, c.head, (uint32_t)len);
+		vq_push(q, c->head, (uint32_t)len);
 		n->rx_packets++;
 		pushed = true;
 	}
 	if (pushed)
 		virtio_mmio_notify_used(&n->mmio, q);
+}
+
+/* Hands the first chains of g, which hold len bytes of frame, to the driver: num_buffers
+ * in the header, each chain's used length, and the unused chains given back. */
+static unsigned int rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, unsigned int nch,
+			       size_t len)
+{
+	unsigned int used = 0;
+	size_t left = len;
+	uint16_t nb;
+
+	while (used < nch && (used == 0 || left)) {
+		size_t take = left < g->caps[used] ? left : g->caps[used];
+
+		left -= take;
+		used++;
+	}
+	nb = (uint16_t)used;
+	/* The header sits at the start of the first chain's first writable buffer (the
+	 * gather checked that it is at least VNET_HDR_LEN long). */
+	memcpy((uint8_t *)g->iov[0].iov_base + NUM_BUFFERS_OFFSET, &nb, sizeof(nb));
+	left = len;
+	for (unsigned int i = 0; i < used; i++) {
+		size_t take = left < g->caps[i] ? left : g->caps[i];
+
+		vq_push(q, g->heads[i], (uint32_t)take);
+		left -= take;
+	}
+	for (unsigned int i = used; i < nch; i++)
+		vq_unpop(q);
+	return used;
+}
+
+/* Copies len bytes of src into the gathered iovecs. */
+static void iov_fill(const struct iovec *iov, unsigned int niov, const uint8_t *src, size_t len)
+{
+	for (unsigned int i = 0; i < niov && len; i++) {
+		size_t k = len < iov[i].iov_len ? len : iov[i].iov_len;
+
+		memcpy(iov[i].iov_base, src, k);
+		src += k;
+		len -= k;
+	}
+}
+
+/* Mergeable rx buffers: gather chains until they can hold a maximal frame, then readv
+ * straight into them. When the guest has posted less than that, the frame goes through
+ * the bounce buffer and waits there until enough buffers arrive. */
+static void rx_mergeable(struct virtio_net *n, struct vq *q)
+{
+	struct virtio_net_rx_gather *g = n->rx;
+	bool pushed = false;
+
+	for (;;) {
+		unsigned int nch = 0, niov = 0;
+		size_t total = 0;
+		bool ring_empty = false, broken = false;
+		ssize_t len;
+
+		while (total < VIRTIO_NET_MAX_FRAME && nch < VIRTIO_NET_MRG_MAX_CHAINS) {
+			struct vq_chain *c = &g->chain;
+			int r = vq_pop(q, c);
+			unsigned int k = c->n - c->n_out;
+
+			if (r < 0) {
+				broken = true;
+				break;
+			}
+			if (r == 0) {
+				ring_empty = true;
+				break;
+			}
+			if ((nch == 0 && (c->n_out || c->iov[0].iov_len < VNET_HDR_LEN)) ||
+			    c->in_len == 0) {
+				vq_push(q, c->head, 0);  /* unusable: hand it back empty */
+				n->rx_dropped++;
+				pushed = true;
+				continue;
+			}
+			if (niov + k > VIRTIO_NET_MRG_MAX_IOV) {
+				vq_unpop(q);
+				break;
+			}
+			memcpy(&g->iov[niov], &c->iov[c->n_out], k * sizeof(struct iovec));
+			niov += k;
+			g->heads[nch] = c->head;
+			g->caps[nch] = (uint32_t)c->in_len;
+			nch++;
+			total += c->in_len;
+		}
+		if (broken) {
+			for (unsigned int i = 0; i < nch; i++)
+				vq_unpop(q);
+			virtio_mmio_needs_reset(&n->mmio);
+			break;
+		}
+		if (nch == 0) {
+			if (ring_empty && rx_out_of_buffers(n, q, 0))
+				continue;
+			break;
+		}
+		if (!g->pending && total >= VIRTIO_NET_MAX_FRAME) {
+			len = readv(n->tap_fd, g->iov, (int)niov);
+			if (len <= 0) {
+				for (unsigned int i = 0; i < nch; i++)
+					vq_unpop(q);
+				break;  /* nothing to read */
+			}
+			rx_deliver(q, g, nch, (size_t)len);
+			n->rx_packets++;
+			pushed = true;
+			continue;
+		}
+		if (!g->pending) {
+			len = read(n->tap_fd, g->bounce, sizeof(g->bounce));
+			if (len <= 0) {
+				for (unsigned int i = 0; i < nch; i++)
+					vq_unpop(q);
+				break;
+			}
+			g->pending = (size_t)len;
+			n->rx_bounced++;
+		}
+		if (g->pending <= total) {
+			iov_fill(g->iov, niov, g->bounce, g->pending);
+			rx_deliver(q, g, nch, g->pending);
+			g->pending = 0;
+			n->rx_packets++;
+			pushed = true;
+			continue;
+		}
+		/* Too little buffer space posted for the waiting frame. */
+		for (unsigned int i = 0; i < nch; i++)
+			vq_unpop(q);
+		if (!ring_empty || nch >= q->size) {
+			/* As much as one frame may use, or the whole ring, cannot hold it: it
+			 * never will. */
+			g->pending = 0;
+			n->rx_dropped++;
+			continue;
+		}
+		if (rx_out_of_buffers(n, q, (uint16_t)nch))
+			continue;
+		break;
+	}
+	if (pushed)
+		virtio_mmio_notify_used(&n->mmio, q);
+}
+
+void virtio_net_rx(struct virtio_net *n)
+{
+	struct vq *q = &n->mmio.queues[RXQ];
+
+	if (virtio_has_feature(&n->mmio, VIRTIO_NET_F_MRG_RXBUF))
+		rx_mergeable(n, q);
+	else
+		rx_single(n, q);
 }
 
 static void net_event(void *dev, unsigned int idx)
@@ -191,7 +363,7 @@ static void net_event(void *dev, unsigned int idx)
 			vq_enable_notify(&n->mmio.queues[RXQ], false);
 			worker_set_events(&n->worker, FD_TAP, POLLIN);
 		}
-		rx_process(n);
+		virtio_net_rx(n);
 		break;
 	case FD_TX_KICK:
 		eventfd_drain(n->mmio.notify_fd[TXQ]);
@@ -205,7 +377,7 @@ static void net_event(void *dev, unsigned int idx)
 			n->worker.pfd[FD_TAP].fd = -1;
 			break;
 		}
-		rx_process(n);
+		virtio_net_rx(n);
 		break;
 	default:
 		break;
@@ -233,6 +405,7 @@ static int net_activate(void *dev)
 		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x failed: %s", n->tap_name, off,
 			 strerror(errno));
 	n->rx_wait = false;
+	n->rx->pending = 0;
 	vq_enable_notify(&n->mmio.queues[RXQ], false);
 	return worker_start(&n->worker, "virtio-net", fds, ev, 3, net_event, n);
 }
@@ -258,7 +431,8 @@ const struct virtio_device_ops virtio_net_ops = {
 		    (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
 		    (1ULL << VIRTIO_NET_F_GUEST_TSO6) | (1ULL << VIRTIO_NET_F_GUEST_ECN) |
 		    (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
-		    (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_F_RING_INDIRECT_DESC) |
+		    (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+		    (1ULL << VIRTIO_F_RING_INDIRECT_DESC) |
 		    (1ULL << VIRTIO_F_RING_EVENT_IDX),
 	.num_queues = 2,
 	.queue_max = QUEUE_SIZE,

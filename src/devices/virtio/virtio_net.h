@@ -2,15 +2,33 @@
  * The virtio-net header goes to and from the tap as is (IFF_VNET_HDR, 12 bytes), so
  * checksum and TSO offloads pass through (TUNSETOFFLOAD follows what the guest
  * negotiated). Packets move with readv/writev straight between the tap and the guest's
- * buffers: no copy in Ember. Queue 0 receives, queue 1 transmits. */
+ * buffers: no copy in Ember, except a received frame that arrives while the guest has
+ * posted less than a maximal frame's worth of mergeable buffers (one copy, through a
+ * bounce buffer). Queue 0 receives, queue 1 transmits. */
 #ifndef EMBER_DEVICES_VIRTIO_VIRTIO_NET_H
 #define EMBER_DEVICES_VIRTIO_VIRTIO_NET_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/worker.h"
+
+/* With VIRTIO_NET_F_MRG_RXBUF a received frame may span several small rx buffers (what
+ * Linux posts then: ~1.5-4 KiB each, instead of 64 KiB page chains per buffer). */
+#define VIRTIO_NET_MAX_FRAME (12 + 65550)  /* vnet header + the largest GSO frame a tap gives */
+#define VIRTIO_NET_MRG_MAX_CHAINS 256
+#define VIRTIO_NET_MRG_MAX_IOV 1024
+
+struct virtio_net_rx_gather {
+	uint16_t heads[VIRTIO_NET_MRG_MAX_CHAINS];
+	uint32_t caps[VIRTIO_NET_MRG_MAX_CHAINS];   /* writable bytes of each chain */
+	struct iovec iov[VIRTIO_NET_MRG_MAX_IOV];
+	struct vq_chain chain;                      /* scratch for vq_pop */
+	uint8_t bounce[VIRTIO_NET_MAX_FRAME];       /* a frame read before buffers ran short */
+	size_t pending;                             /* its length, 0: none */
+};
 
 struct virtio_net {
 	struct virtio_mmio mmio;
@@ -19,12 +37,16 @@ struct virtio_net {
 	int tap_fd;
 	uint8_t mac[6];
 	bool rx_wait;           /* no rx buffers: waiting for the guest's rx kick */
-	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
+	struct virtio_net_rx_gather *rx;  /* mergeable receive state (allocated at open) */
+	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped, rx_bounced;
 };
 
 /* Attaches to tap NAME; mac NULL picks a locally administered one from index. */
 int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, unsigned int index);
 void virtio_net_close(struct virtio_net *n);
+/* Moves frames from the tap into the rx queue until one side runs dry (the worker calls
+ * it; exposed for unit tests). */
+void virtio_net_rx(struct virtio_net *n);
 extern const struct virtio_device_ops virtio_net_ops;
 
 /* Parses "aa:bb:cc:dd:ee:ff"; 0 or -EINVAL. */

@@ -232,7 +232,13 @@ bool vq_needs_interrupt(struct vq *q)
 
 bool vq_enable_notify(struct vq *q, bool enable)
 {
+	return vq_enable_notify_beyond(q, enable, 0);
+}
+
+bool vq_enable_notify_beyond(struct vq *q, bool enable, uint16_t seen)
+{
 	uint8_t *used, *avail;
+	uint16_t want = (uint16_t)(q->last_avail + seen);
 
 	/* A queue the driver never made ready has no rings: touch nothing. */
 	if (!q->ready || q->broken || !q->mem)
@@ -243,14 +249,14 @@ bool vq_enable_notify(struct vq *q, bool enable)
 		return false;
 	if (q->event_idx) {
 		if (enable)
-			st16(used + USED_RING + USED_ELEM_SIZE * q->size, q->last_avail); /* avail_event */
+			st16(used + USED_RING + USED_ELEM_SIZE * q->size, want); /* avail_event */
 	} else {
 		st16(used + USED_FLAGS, enable ? 0 : VRING_USED_F_NO_NOTIFY);
 	}
 	if (!enable)
 		return false;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return ld16(avail + AVAIL_IDX) != q->last_avail;
+	return ld16(avail + AVAIL_IDX) != want;
 }
 
 uint64_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len)

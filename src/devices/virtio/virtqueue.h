@@ -63,6 +63,9 @@ bool vq_needs_interrupt(struct vq *q);
 /* Tells the driver whether to notify us (EVENT_IDX: avail_event; else NO_NOTIFY). When
  * enable, returns true if more chains arrived meanwhile (the caller must poll again). */
 bool vq_enable_notify(struct vq *q, bool enable);
+/* The same, for a device that has seen (and given back) seen more available chains
+ * than it could use: it wants a notification only when the driver adds beyond them. */
+bool vq_enable_notify_beyond(struct vq *q, bool enable, uint16_t seen);
 
 /* Copies between a chain's buffers and a flat buffer. Return bytes copied. */
 uint64_t vq_chain_read(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len);
