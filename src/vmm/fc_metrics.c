@@ -141,7 +141,7 @@ json_t *fc_metrics_snapshot(const struct fc_metrics *m, const struct vm *vm,
 	json_object_set_new(root, "block", blk);
 	set(net, "rx_packets_count", rxp);
 	set(net, "tx_packets_count", txp);
-	set(net, "no_rx_avail_buffer", rxd);
+	set(net, "rx_fails", rxd);
 	set(net, "tx_fails", txd);
 	json_object_set_new(root, "net", net);
 	set(vcpu, "exit_io_in", io_in);
