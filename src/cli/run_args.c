@@ -48,8 +48,9 @@ const char run_usage[] =
 	"  --metrics-path PATH metrics, one JSON line a minute, on FlushMetrics and at exit\n"
 	"  --metadata FILE     JSON for the MMDS data store\n"
 	"  --boot-timer, --seccomp-filter FILE, --no-seccomp, --start-time-us N,\n"
-	"  --start-time-cpu-us N, --parent-cpu-time-us N, --http-api-max-payload-size N,\n"
-	"  --mmds-size-limit N accepted for compatibility; they change nothing\n"
+	"  --start-time-cpu-us N, --parent-cpu-time-us N, --http-api-max-payload-size N\n"
+	"                      accepted for compatibility; they change nothing\n"
+	"  --mmds-size-limit N largest MMDS data store in bytes (default 51200)\n"
 	"\n"
 	"With --api-sock and no --kernel/--config/--config-file, Ember starts without a VM and\n"
 	"waits for the API: PUT /boot-source, /machine-config, /drives/ID, ..., then PUT\n"
@@ -308,6 +309,8 @@ static int parse_args(struct run_args *a, int argc, char **argv, bool fc_mode)
 				a->start_time_cpu_us = v;
 			else if (c == O_PARENT_CPU_US)
 				a->parent_cpu_time_us = v;
+			else if (c == O_MMDS_LIMIT)
+				a->mmds_size_limit = v;
 			break;
 		case 'h':
 			a->help = 1;

@@ -45,6 +45,7 @@ struct run_args {
 	const char *metrics_path;
 	const char *metadata;      /* --metadata FILE: the MMDS data store */
 	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
+	uint64_t mmds_size_limit;  /* 0: Firecracker's default */
 };
 
 #define FC_DEFAULT_API_SOCK "/run/firecracker.socket"

@@ -202,6 +202,7 @@ void fc_config_init(struct fc_config *c)
 	c->vcpus = FC_DEFAULT_VCPUS;
 	c->mem_mib = FC_DEFAULT_MEM_MIB;
 	c->logger.level = LOG_WARN;
+	c->mmds_limit = FC_DEFAULT_MMDS_LIMIT;
 }
 
 static void drive_free(struct fc_drive *d)
@@ -223,6 +224,8 @@ static void net_free(struct fc_net *n)
 
 void fc_config_free(struct fc_config *c)
 {
+	size_t limit;
+
 	free(c->kernel);
 	free(c->initrd);
 	free(c->boot_args);
@@ -237,7 +240,9 @@ void fc_config_free(struct fc_config *c)
 	free(c->metrics_path);
 	json_decref(c->mmds_config);
 	json_decref(c->mmds);
+	limit = c->mmds_limit;
 	fc_config_init(c);
+	c->mmds_limit = limit;   /* a setting of the process, not of the description */
 }
 
 int fc_put_boot_source(struct fc_config *c, json_t *body)
@@ -627,28 +632,47 @@ out:
 	return r;
 }
 
+/* Takes store (a new reference) as the MMDS data store if it fits the limit. */
+static int mmds_set(struct fc_config *c, json_t *store, const char *what)
+{
+	size_t n;
+
+	if (!store)
+		return err_set(-ENOMEM, "out of memory");
+	if (!json_is_object(store)) {
+		json_decref(store);
+		return err_set(-EINVAL, "mmds: the data store must be a JSON object");
+	}
+	n = json_dumpb(store, NULL, 0, JSON_COMPACT);
+	if (n > c->mmds_limit) {
+		json_decref(store);
+		return err_set(-EINVAL, "The MMDS %s request doesn't fit: %zu bytes, the limit is %zu "
+			       "(--mmds-size-limit).", what, n, c->mmds_limit);
+	}
+	json_decref(c->mmds);
+	c->mmds = store;
+	return 0;
+}
+
 int fc_put_mmds(struct fc_config *c, json_t *body)
 {
-	json_t *copy = json_deep_copy(body);
-
-	if (!copy)
-		return err_set(-ENOMEM, "out of memory");
-	json_decref(c->mmds);
-	c->mmds = copy;
-	return 0;
+	return mmds_set(c, json_deep_copy(body), "PUT");
 }
 
 int fc_patch_mmds(struct fc_config *c, json_t *body)
 {
+	json_t *next;
+
 	if (!json_is_object(body))
 		return err_set(-EINVAL, "mmds: a PATCH body must be a JSON object");
 	if (!c->mmds)
 		return err_set(-EINVAL, "The MMDS data store is not initialized: PUT /mmds first.");
-	if (!json_is_object(c->mmds))
-		return fc_put_mmds(c, body);
-	if (json_object_update_recursive(c->mmds, body) < 0)
-		return err_set(-ENOMEM, "out of memory");
-	return 0;
+	next = json_deep_copy(c->mmds);
+	if (next && json_object_update_recursive(next, body) < 0) {
+		json_decref(next);
+		next = NULL;
+	}
+	return mmds_set(c, next, "PATCH");
 }
 
 int fc_put_entropy(struct fc_config *c, json_t *body)

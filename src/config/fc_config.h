@@ -19,6 +19,7 @@
 #define FC_PATH_MAX 4096
 #define FC_DEFAULT_MEM_MIB 128
 #define FC_DEFAULT_VCPUS 1
+#define FC_DEFAULT_MMDS_LIMIT 51200   /* bytes, Firecracker's default */
 
 struct fc_drive {
 	char *id;
@@ -65,6 +66,7 @@ struct fc_config {
 	char *metrics_path;
 	json_t *mmds_config;       /* the validated body of PUT /mmds/config, or NULL */
 	json_t *mmds;              /* the MMDS data store (PUT /mmds), or NULL */
+	size_t mmds_limit;         /* the store's largest serialized size (--mmds-size-limit) */
 	bool entropy;
 };
 

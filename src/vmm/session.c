@@ -46,8 +46,8 @@ static int check_host_memory(uint64_t mem_mib)
 		return 0;
 	host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
 	if (mem_mib > host >> 20)
-		return err_set(-ENOMEM, "--memory %llu: more than this host's memory (%llu MiB of "
-			       "RAM and swap)", (unsigned long long)mem_mib,
+		return err_set(-ENOMEM, "memory %llu MiB (--memory, mem_size_mib): more than this "
+			       "host's memory (%llu MiB of RAM and swap)", (unsigned long long)mem_mib,
 			       (unsigned long long)(host >> 20));
 	return 0;
 }
@@ -356,6 +356,8 @@ int session_run(const struct run_args *a)
 	s->id = a->id;
 	s->epfd = -1;
 	fc_config_init(&s->cfg);
+	if (a->mmds_size_limit)
+		s->cfg.mmds_limit = a->mmds_size_limit;
 	fc_metrics_init(&s->metrics);
 	signal(SIGPIPE, SIG_IGN);
 	r = setup(s);

@@ -532,3 +532,26 @@ TEST(vm_config_json_shape_and_no_kernel)
 	json_decref(mc);
 	fc_config_free(&c);
 }
+
+/* The MMDS store is bounded: a PUT or a PATCH that would make it larger than the limit
+ * is refused and the store stays as it was. */
+TEST(mmds_size_limit)
+{
+	struct fc_config c;
+	char big[600];
+
+	fc_config_init(&c);
+	c.mmds_limit = 100;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	REQUIRE_EQ_INT(put(fc_put_mmds, &c, "{\"a\":\"%.60s\"}", big), 0);
+	CHECK_EQ_INT(put(fc_put_mmds, &c, "{\"a\":\"%s\"}", big), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "doesn't fit");
+	CHECK_EQ_INT(put(fc_patch_mmds, &c, "{\"b\":\"%.60s\"}", big), -EINVAL);
+	CHECK_NULL(json_object_get(c.mmds, "b"));
+	CHECK_EQ_INT(put(fc_patch_mmds, &c, "{\"b\":1}"), 0);
+	CHECK_EQ_INT(json_integer_value(json_object_get(c.mmds, "b")), 1);
+	CHECK_EQ_INT(put(fc_put_mmds, &c, "[1]"), -EINVAL);
+	fc_config_free(&c);
+	CHECK_EQ_U64(c.mmds_limit, 100);
+}
