@@ -308,6 +308,22 @@ else
     fail "flintlock: sigterm_exit_0" "$(tail -c 300 "$TMP/flintlock.err")"
 fi
 
+# `ember run --api-sock` with no VM: Ember's own version; SIGTERM before InstanceStart ends
+# it with exit 0 and removes the socket.
+S=$TMP/idle.sock
+start preboot_sigterm "$EMBER" run --api-sock "$S" --id idle
+wait_for 5 test -S "$S" || fail preboot_sigterm_start "no socket: $(head -c 300 "$TMP/preboot_sigterm.err")"
+r 200 GET / '' '~"state":"Not started"'
+r 200 GET /version '' "={\"firecracker_version\":\"$("$EMBER" --version | cut -d' ' -f2)\"}"
+r 400 PUT /actions '{"action_type":"InstanceStart"}' '~/boot-source'
+replay preboot_sigterm "$S"
+kill -TERM "$VMM" 2>/dev/null
+if wait_for 10 eval '! kill -0 $VM 2>/dev/null' && wait "$VM" && [ ! -e "$S" ]; then
+    pass "preboot_sigterm: exit_0_socket_removed"
+else
+    fail "preboot_sigterm: exit_0_socket_removed" "$(tail -c 300 "$TMP/preboot_sigterm.err")"
+fi
+
 # One clear line and exit 1 for each misuse.
 check_refused() {
     local name=$1 want=$2
