@@ -54,7 +54,7 @@ static int main_firecracker(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("Firecracker v%s\n\nEmber %s, a Firecracker-compatible VMM\n",
+			printf("Firecracker v%s\nEmber %s, a Firecracker-compatible VMM\n",
 			       FC_COMPAT_VERSION, EMBER_VERSION);
 			return 0;
 		}

@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <sys/sysinfo.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api_server.h"
@@ -35,6 +36,14 @@ struct session {
 	struct api_counters counters;
 	struct fc_metrics metrics;
 };
+
+static uint64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* A VM larger than the host's RAM and swap could never be backed. */
 static int check_host_memory(uint64_t mem_mib)
@@ -338,8 +347,17 @@ static int setup(struct session *s)
 	}
 	if (s->cfg.metrics_path && (r = fc_metrics_open(&s->metrics, s->cfg.metrics_path)) < 0)
 		return r;
-	s->metrics.start_us = a->start_time_us;
-	s->metrics.start_cpu_us = a->start_time_cpu_us;
+	/* As Firecracker: the start-up time is the time from --start-time-us (the jailer's
+	 * CLOCK_MONOTONIC reading) to now, and likewise for CPU time. */
+	{
+		uint64_t mono = clock_us(CLOCK_MONOTONIC), cpu = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+
+		if (a->start_time_us && a->start_time_us <= mono)
+			s->metrics.start_us = mono - a->start_time_us;
+		if (a->start_time_cpu_us)
+			s->metrics.start_cpu_us = cpu + a->parent_cpu_time_us > a->start_time_cpu_us
+				? cpu + a->parent_cpu_time_us - a->start_time_cpu_us : 0;
+	}
 	if (a->fc_mode)
 		log_info("Running Firecracker v%s (Ember %s)", FC_COMPAT_VERSION, EMBER_VERSION);
 	return 0;
