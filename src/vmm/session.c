@@ -183,7 +183,22 @@ static char *op_vm_config(void *ctx)
 {
 	struct session *s = ctx;
 	json_t *o = fc_config_to_json(&s->cfg, s->started ? s->vm.cmdline : NULL);
-	char *str = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_t *nics = json_object_get(o, "network-interfaces"), *nic;
+	char *str;
+	size_t i;
+
+	/* After boot, a NIC configured without a MAC reports the one Ember gave it. */
+	json_array_foreach(nics, i, nic) {
+		if (s->started && i < s->vm.nnets && json_is_null(json_object_get(nic, "guest_mac"))) {
+			const uint8_t *m = s->vm.nets[i].mac;
+			char mac[18];
+
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+				 m[3], m[4], m[5]);
+			json_object_set_new(nic, "guest_mac", json_string(mac));
+		}
+	}
+	str = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
 	return str;

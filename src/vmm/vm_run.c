@@ -21,8 +21,10 @@
 #define HALT_PROBE_ROUNDS 2   /* consecutive all-halted rounds before stopping */
 #define STDIN_CHUNK 256
 
+/* Epoll tags: the loop's own below 100; an API server's (vm_config.api, opened by
+ * vmm/session.c) start at 100. */
 enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE, EV_CONSOLE_LISTEN,
-       EV_CONSOLE_CLIENT, EV_API = 100 };
+       EV_CONSOLE_CLIENT };
 
 struct loop {
 	struct vm *vm;

@@ -278,7 +278,14 @@ r 204 PUT /vsock "{\"guest_cid\":4,\"uds_path\":\"$TMP/rs2.vsock\"}"
 r 204 PUT /drives/rootfs "{\"drive_id\":\"rootfs\",\"path_on_host\":\"$DISK\",\"is_root_device\":true,\"is_read_only\":true,\"partuuid\":\"0eaa91a0-01\"}"
 r 200 GET /vm/config '' "~\"vsock\":{\"guest_cid\":4,\"uds_path\":\"$TMP/rs2.vsock\",\"vsock_id\":null}"
 r 200 GET /vm/config '' '~root=PARTUUID=0eaa91a0-01 ro'
+if [ -n "$TAP" ]; then
+    r 204 PUT /network-interfaces/eth0 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"$TAP\"}"
+    r 200 GET /vm/config '' "~\"host_dev_name\":\"$TAP\",\"guest_mac\":null"
+fi
 r 204 PUT /actions '{"action_type":"InstanceStart"}'
+if [ -n "$TAP" ]; then  # after boot, the MAC Ember picked
+    r 200 GET /vm/config '' "~\"host_dev_name\":\"$TAP\",\"guest_mac\":\""
+fi
 replay runtime_rs "$S"
 guest_runs runtime_rs
 stop_cad runtime_rs "$S"
