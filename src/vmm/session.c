@@ -420,6 +420,10 @@ int session_run(const struct run_args *a)
 		r = session_start(s);
 		if (r < 0)
 			goto out;
+	} else if (!s->api_open) {
+		r = err_set(-EINVAL, "no kernel and no API socket to configure one: give --kernel, "
+			    "--config-file or --api-sock");
+		goto out;
 	} else {
 		r = preboot_loop(s);
 		if (r < 0 || !s->started)
