@@ -28,9 +28,14 @@ void fc_metrics_init(struct fc_metrics *m)
 
 int fc_metrics_open(struct fc_metrics *m, const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0600);
 	struct stat st;
+	int fd;
 
+	/* Never open a device or anything else that opening could disturb (a watchdog, a
+	 * tape): only a regular file, a FIFO, or a new file. */
+	if (stat(path, &st) == 0 && !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)))
+		return err_set(-EINVAL, "metrics file %s: not a regular file or a FIFO", path);
+	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return err_set(-errno, "metrics file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {

@@ -76,6 +76,8 @@ TEST(lines_are_deltas_with_firecracker_groups)
 	json_decref(l1);
 	unlink(path);
 	CHECK_EQ_INT(fc_metrics_open(&m, "/nonexistent/dir/m"), -ENOENT);
+	CHECK_EQ_INT(fc_metrics_open(&m, "/dev/null"), -EINVAL);
+	CHECK_EQ_INT(m.fd, -1);
 }
 
 TEST(full_fifo_counts_missed_lines)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util/err.h"
 #include "util/log.h"
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnn " then the rest. */
@@ -67,6 +68,10 @@ TEST(file_gets_levels_up_to_its_own)
 	CHECK(!strstr(buf, "after close"));
 	unlink(path);
 	CHECK_EQ_INT(log_file_open("/nonexistent/dir/log", LOG_INFO, false, false, NULL), -ENOENT);
+	/* Devices and directories are refused without being opened. */
+	CHECK_EQ_INT(log_file_open("/dev/null", LOG_INFO, false, false, NULL), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "not a regular file or a FIFO");
+	CHECK_EQ_INT(log_file_open("/tmp", LOG_INFO, false, false, NULL), -EINVAL);
 }
 
 TEST(full_fifo_drops_and_never_blocks)
