@@ -3,14 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "cli/run_args.h"
 #include "fleet/fleet.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "vmm/vm.h"
+#include "vmm/session.h"
 
 static const char usage[] =
 	"usage: ember COMMAND [options]\n"
@@ -27,78 +26,55 @@ static const char usage[] =
 	"  -h, --help     this text\n"
 	"  -V, --version  print the version\n";
 
-/* A VM larger than the host's RAM and swap could never be backed. */
-static int check_host_memory(uint64_t mem_mib)
+static int cmd_run_parsed(struct run_args *a, int r, const char *usage_text)
 {
-	struct sysinfo si;
-	uint64_t host;
-
-	if (sysinfo(&si) < 0)
+	if (r < 0)
+		return r;
+	if (a->help) {
+		fputs(usage_text, stdout);
 		return 0;
-	host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
-	if (mem_mib > host >> 20)
-		return err_set(-ENOMEM, "--memory %llu: more than this host's memory (%llu MiB of "
-			       "RAM and swap)", (unsigned long long)mem_mib,
-			       (unsigned long long)(host >> 20));
-	return 0;
+	}
+	log_threshold = a->log_level;
+	return session_run(a);
 }
 
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args a;
-	struct vm_config cfg;
-	struct vm_file file;
-	struct vm vm;
-	char *cmdline;
+	int r = run_args_parse(&a, argc, argv);
+
+	return cmd_run_parsed(&a, r, run_usage);
+}
+
+/* Started as `firecracker`: Firecracker's command line, no subcommand. */
+static int main_firecracker(int argc, char **argv)
+{
+	struct run_args a;
 	int r;
 
-	memset(&file, 0, sizeof(file));
-	r = run_args_parse(&a, argc, argv);
-	if (r < 0)
-		return r;
-	if (a.help) {
-		fputs(run_usage, stdout);
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("Firecracker v%s\nEmber %s, a Firecracker-compatible VMM\n",
+			       FC_COMPAT_VERSION, EMBER_VERSION);
+			return 0;
+		}
 	}
-	if (a.config) {
-		r = vm_file_load(&file, a.config);
-		if (r < 0)
-			return r;
-		run_args_from_vm_file(&a, &file);
-	}
-	log_threshold = a.log_level;
-	r = check_host_memory(a.mem_mib);
+	r = cmd_run_parsed(&a, run_args_parse_fc(&a, argc, argv), run_usage_fc);
 	if (r < 0) {
-		vm_file_free(&file);
-		return r;
+		fprintf(stderr, "firecracker (ember): %s\n", err_msg()[0] ? err_msg() : strerror(-r));
+		return 1;
 	}
-	cmdline = run_args_guest_cmdline(&a);
-	if (!cmdline) {
-		vm_file_free(&file);
-		return err_set(-ENOMEM, "out of memory");
-	}
-	cfg = (struct vm_config){
-		.kernel = a.kernel, .initrd = a.initrd, .cmdline = cmdline, .mem_mib = a.mem_mib,
-		.vcpus = a.vcpus, .kvm_path = "/dev/kvm", .console_in = STDIN_FILENO,
-		.console_out = STDOUT_FILENO, .ndisks = a.ndisks, .nnets = a.nnets, .rng = a.rng,
-		.api_sock = a.api_sock, .console_sock = a.console_sock, .id = a.id, .cpu_masks = a.cpu_masks,
-	};
-	memcpy(cfg.disks, a.disks, sizeof(cfg.disks));
-	memcpy(cfg.nets, a.nets, sizeof(cfg.nets));
-	r = vm_create(&vm, &cfg);
-	if (r == 0) {
-		r = vm_run(&vm);
-		vm_destroy(&vm);
-	}
-	free(cmdline);
-	vm_file_free(&file);
 	return r;
 }
 
 int main(int argc, char **argv)
 {
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	int r;
 
+	base = base ? base + 1 : (argc > 0 ? argv[0] : "");
+	if (!strcmp(base, "firecracker"))
+		return main_firecracker(argc, argv);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/fc_config.h"
 #include "config/vm_file.h"
 #include "util/cmdline.h"
 #include "util/err.h"
@@ -36,7 +37,30 @@ const char run_usage[] =
 	"                      at a time (ember console attaches to it)\n"
 	"  --id ID             instance id reported by the API (default anonymous-instance)\n"
 	"  --log-level LEVEL   error, warn (default), info or debug\n"
-	"  -h, --help          this text\n";
+	"  -h, --help          this text\n"
+	"\n"
+	"Firecracker's flags (see docs/firecracker-compat.md):\n"
+	"  --config-file FILE  boot the VM a Firecracker JSON file describes (no InstanceStart)\n"
+	"  --no-api            with --config-file: serve no API socket\n"
+	"  --log-path PATH     Firecracker-format log lines to this file or FIFO\n"
+	"  --level LEVEL       Error, Warning, Info (default), Debug, Trace or Off\n"
+	"  --show-level, --show-log-origin   add the level / file:line to log lines\n"
+	"  --metrics-path PATH metrics, one JSON line a minute, on FlushMetrics and at exit\n"
+	"  --metadata FILE     JSON for the MMDS data store\n"
+	"  --boot-timer, --seccomp-filter FILE, --no-seccomp, --start-time-us N,\n"
+	"  --start-time-cpu-us N, --parent-cpu-time-us N, --http-api-max-payload-size N\n"
+	"                      accepted for compatibility; they change nothing\n"
+	"  --mmds-size-limit N largest MMDS data store in bytes (default 51200)\n"
+	"\n"
+	"With --api-sock and no --kernel/--config/--config-file, Ember starts without a VM and\n"
+	"waits for the API: PUT /boot-source, /machine-config, /drives/ID, ..., then PUT\n"
+	"/actions {\"action_type\": \"InstanceStart\"}.\n";
+
+const char run_usage_fc[] =
+	"usage: firecracker [--api-sock PATH] [--config-file FILE [--no-api]] [options]\n"
+	"\n"
+	"Ember, behaving as Firecracker (it was started under that name). The API socket\n"
+	"defaults to " FC_DEFAULT_API_SOCK ". Options are those of 'ember run --help'.\n";
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -108,10 +132,13 @@ static int parse_net(struct run_args *a, char *arg)
 	return 0;
 }
 
-int run_args_parse(struct run_args *a, int argc, char **argv)
+static int parse_args(struct run_args *a, int argc, char **argv, bool fc_mode)
 {
 	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG, O_DISK, O_NET,
-	       O_RNG, O_API_SOCK, O_ID, O_CONFIG, O_CONSOLE_SOCK };
+	       O_RNG, O_API_SOCK, O_ID, O_CONFIG, O_CONSOLE_SOCK, O_CONFIG_FILE, O_NO_API,
+	       O_BOOT_TIMER, O_LOG_PATH, O_LEVEL, O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH,
+	       O_METADATA, O_SECCOMP_FILTER, O_NO_SECCOMP, O_START_US, O_START_CPU_US,
+	       O_PARENT_CPU_US, O_MAX_PAYLOAD, O_MMDS_LIMIT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -126,6 +153,22 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 		{ "id", required_argument, NULL, O_ID },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "console-sock", required_argument, NULL, O_CONSOLE_SOCK },
+		{ "config-file", required_argument, NULL, O_CONFIG_FILE },
+		{ "no-api", no_argument, NULL, O_NO_API },
+		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
+		{ "log-path", required_argument, NULL, O_LOG_PATH },
+		{ "level", required_argument, NULL, O_LEVEL },
+		{ "show-level", no_argument, NULL, O_SHOW_LEVEL },
+		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
+		{ "metrics-path", required_argument, NULL, O_METRICS_PATH },
+		{ "metadata", required_argument, NULL, O_METADATA },
+		{ "seccomp-filter", required_argument, NULL, O_SECCOMP_FILTER },
+		{ "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
+		{ "start-time-us", required_argument, NULL, O_START_US },
+		{ "start-time-cpu-us", required_argument, NULL, O_START_CPU_US },
+		{ "parent-cpu-time-us", required_argument, NULL, O_PARENT_CPU_US },
+		{ "http-api-max-payload-size", required_argument, NULL, O_MAX_PAYLOAD },
+		{ "mmds-size-limit", required_argument, NULL, O_MMDS_LIMIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,6 +180,8 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 	a->mem_mib = RUN_DEFAULT_MEM_MIB;
 	a->vcpus = RUN_DEFAULT_VCPUS;
 	a->log_level = LOG_WARN;
+	a->fc_mode = fc_mode;
+	a->fc_level = -2;
 
 	optind = 0;  /* glibc: 0 re-initialises getopt fully, even mid short-option cluster */
 	opterr = 0;
@@ -204,6 +249,69 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 				return err_set(-EINVAL, "--id %s: expected 1 to 64 characters", optarg);
 			a->id = optarg;
 			break;
+		case O_CONFIG_FILE:
+			if (!*optarg)
+				return err_set(-EINVAL, "--config-file needs a path");
+			a->config_file = optarg;
+			break;
+		case O_NO_API:
+			a->no_api = true;
+			break;
+		case O_BOOT_TIMER:
+			a->boot_timer = true;
+			break;
+		case O_LOG_PATH:
+			if (!*optarg)
+				return err_set(-EINVAL, "--log-path needs a path");
+			a->log_path = optarg;
+			break;
+		case O_LEVEL:
+			a->fc_level = fc_parse_level(optarg);
+			if (a->fc_level == -EINVAL)
+				return err_set(-EINVAL, "--level %s: expected Error, Warning, Info, Debug, "
+					       "Trace or Off", optarg);
+			break;
+		case O_SHOW_LEVEL:
+			a->show_level = true;
+			break;
+		case O_SHOW_ORIGIN:
+			a->show_origin = true;
+			break;
+		case O_METRICS_PATH:
+			if (!*optarg)
+				return err_set(-EINVAL, "--metrics-path needs a path");
+			a->metrics_path = optarg;
+			break;
+		case O_METADATA:
+			a->metadata = optarg;
+			break;
+		case O_SECCOMP_FILTER:
+		case O_NO_SECCOMP:
+			break;  /* accepted: Ember installs no seccomp filter yet */
+		case O_START_US:
+		case O_START_CPU_US:
+		case O_PARENT_CPU_US:
+		case O_MAX_PAYLOAD:
+		case O_MMDS_LIMIT:
+		{
+			char name[48] = "option";
+
+			for (const struct option *o = opts; o->name; o++)
+				if (o->val == c)
+					snprintf(name, sizeof(name), "--%s", o->name);
+			r = parse_u64(name, optarg, 0, UINT64_MAX, &v);
+			if (r < 0)
+				return r;
+		}
+			if (c == O_START_US)
+				a->start_time_us = v;
+			else if (c == O_START_CPU_US)
+				a->start_time_cpu_us = v;
+			else if (c == O_PARENT_CPU_US)
+				a->parent_cpu_time_us = v;
+			else if (c == O_MMDS_LIMIT)
+				a->mmds_size_limit = v;
+			break;
 		case 'h':
 			a->help = 1;
 			return 0;
@@ -223,16 +331,39 @@ int run_args_parse(struct run_args *a, int argc, char **argv)
 	if (optind < argc)
 		return err_set(-EINVAL, "unexpected argument '%s' (see 'ember run --help')",
 			       argv[optind]);
-	if (a->config) {
+	if (a->config && a->config_file)
+		return err_set(-EINVAL, "--config %s and --config-file %s both describe the VM: "
+			       "keep one", a->config, a->config_file);
+	if (a->config || a->config_file) {
 		if (a->kernel || a->initrd || a->ndisks || a->nnets || a->rng || seen_machine)
-			return err_set(-EINVAL, "--config %s describes the whole VM: drop --kernel, "
+			return err_set(-EINVAL, "%s %s describes the whole VM: drop --kernel, "
 				       "--initrd, --cmdline, --memory, --vcpus, --disk, --net and --rng",
-				       a->config);
-		return 0;
+				       a->config ? "--config" : "--config-file",
+				       a->config ? a->config : a->config_file);
 	}
-	if (!a->kernel)
-		return err_set(-EINVAL, "--kernel PATH is required (see 'ember run --help')");
+	if (a->no_api && !a->config_file && !a->config)
+		return err_set(-EINVAL, "--no-api needs --config-file FILE (without the API nothing "
+			       "could configure the VM)");
+	if (a->no_api && a->api_sock)
+		return err_set(-EINVAL, "--no-api and --api-sock %s contradict each other: keep one",
+			       a->api_sock);
+	if (fc_mode && !a->no_api && !a->api_sock)
+		a->api_sock = FC_DEFAULT_API_SOCK;
+	if (!a->kernel && !a->config && !a->config_file && !a->api_sock)
+		return err_set(-EINVAL, "--kernel PATH is required (or --config FILE, --config-file "
+			       "FILE, or --api-sock PATH to configure the VM through the API; see "
+			       "'ember run --help')");
 	return 0;
+}
+
+int run_args_parse(struct run_args *a, int argc, char **argv)
+{
+	return parse_args(a, argc, argv, false);
+}
+
+int run_args_parse_fc(struct run_args *a, int argc, char **argv)
+{
+	return parse_args(a, argc, argv, true);
 }
 
 char *run_args_guest_cmdline(const struct run_args *a)

@@ -29,6 +29,8 @@ static int exit_io(struct vcpu *v)
 
 	if (run->io.data_offset + span > (uint64_t)v->vm->kvm.vcpu_mmap_size)
 		return 0;
+	__atomic_add_fetch(run->io.direction == KVM_EXIT_IO_OUT ? &v->exit_io_out : &v->exit_io_in, 1,
+			   __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (run->io.direction == KVM_EXIT_IO_OUT)
 			bus_write(&v->vm->pio, run->io.port, data, run->io.size);
@@ -43,6 +45,8 @@ static int exit_mmio(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	uint32_t len = run->mmio.len <= 8 ? run->mmio.len : 8;
 
+	__atomic_add_fetch(run->mmio.is_write ? &v->exit_mmio_write : &v->exit_mmio_read, 1,
+			   __ATOMIC_RELAXED);
 	if (run->mmio.is_write)
 		bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 	else
@@ -262,7 +266,10 @@ int vcpu_start_all(struct vm *vm)
 			break;
 		}
 		v->thread_started = 1;
-		snprintf(name, sizeof(name), "vcpu%u", i);
+		if (vm->cfg.fc_thread_names)
+			snprintf(name, sizeof(name), "fc_vcpu %u", i % 1000);  /* at most 254 */
+		else
+			snprintf(name, sizeof(name), "vcpu%u", i);
 		pthread_setname_np(v->thread, name);
 		if (vm->cfg.cpu_masks && vm->cfg.cpu_masks[i]) {
 			cpu_set_t set;

@@ -51,9 +51,15 @@ struct vm_config {
 	unsigned int nnets;
 	bool rng;
 	const uint64_t *cpu_masks; /* NULL, or one host CPU mask per vCPU (thread affinity) */
-	const char *api_sock;     /* NULL: no API socket */
 	const char *console_sock; /* NULL: no console socket (ember console attaches here) */
-	const char *id;           /* instance id for the API */
+	/* The API server, opened before the VM by its owner (vmm/session.c) on the epoll set
+	 * api_epfd: vm_run serves it on that set and leaves it open. NULL: no API. */
+	struct api_server *api;
+	int api_epfd;
+	/* Called on the main thread every HALT_PROBE_MS while the VM runs (metrics). */
+	void (*tick)(void *ctx);
+	void *tick_ctx;
+	bool fc_thread_names;     /* vCPU threads are "fc_vcpu N" (Firecracker's names) */
 };
 
 enum vm_stop_reason {
@@ -76,6 +82,8 @@ struct vcpu {
 	int thread_started;
 	unsigned int probe_seen;   /* last halt-probe generation answered */
 	uint64_t exits;
+	/* Exit counters for the metrics (written by the vCPU thread, read relaxed). */
+	uint64_t exit_io_in, exit_io_out, exit_mmio_read, exit_mmio_write;
 };
 
 struct vm {

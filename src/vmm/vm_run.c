@@ -11,9 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <jansson.h>
-#include <stdlib.h>
-
 #include "api/api_server.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -24,8 +21,10 @@
 #define HALT_PROBE_ROUNDS 2   /* consecutive all-halted rounds before stopping */
 #define STDIN_CHUNK 256
 
+/* Epoll tags: the loop's own below 100; an API server's (vm_config.api, opened by
+ * vmm/session.c) start at 100. */
 enum { EV_EXIT = 1, EV_WAKE, EV_SIGNAL, EV_STDIN, EV_PROBE, EV_CONSOLE_LISTEN,
-       EV_CONSOLE_CLIENT, EV_API = 100 };
+       EV_CONSOLE_CLIENT };
 
 struct loop {
 	struct vm *vm;
@@ -34,8 +33,8 @@ struct loop {
 	int stdin_open;    /* not at EOF */
 	int stdin_file;    /* a regular file: epoll refuses it, read when the FIFO has room */
 	unsigned int probe_outstanding;
-	struct api_server api;
-	bool api_open;
+	struct api_server *api;  /* the owner's API server (on epfd), or NULL */
+	bool epfd_owned;
 	int console_listen;      /* --console-sock listener, or -1 */
 	bool console_reading;    /* the client is in the epoll set for input */
 };
@@ -142,74 +141,6 @@ static int console_listen(struct loop *l, const char *path)
 	}
 	l->console_listen = fd;
 	return 0;
-}
-
-/* ---- the API's view of the VM ---- */
-
-static const char *api_state(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	return __atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE) ? "Paused" : "Running";
-}
-
-static int api_pause(void *ctx)
-{
-	vm_pause(ctx);
-	return 0;
-}
-
-static int api_resume(void *ctx)
-{
-	vm_resume(ctx);
-	return 0;
-}
-
-static int api_ctrl_alt_del(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	i8042_send_ctrl_alt_del(&vm->i8042);
-	return 0;
-}
-
-static char *api_vm_config(void *ctx)
-{
-	struct vm *vm = ctx;
-	const struct vm_config *c = &vm->cfg;
-	json_t *drives = json_array(), *nets = json_array(), *o;
-	char *s;
-
-	for (unsigned int i = 0; i < c->ndisks; i++) {
-		char id[16];
-
-		snprintf(id, sizeof(id), "drive%u", i);
-		json_array_append_new(drives, json_pack("{s:s, s:s, s:b, s:b}", "drive_id", id,
-			"path_on_host", c->disks[i].path, "is_root_device", 0,
-			"is_read_only", c->disks[i].read_only));
-	}
-	for (unsigned int i = 0; i < c->nnets; i++) {
-		char id[16], mac[18];
-		const uint8_t *m = vm->nets[i].mac;
-
-		snprintf(id, sizeof(id), "net%u", i);
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-			 m[4], m[5]);
-		json_array_append_new(nets, json_pack("{s:s, s:s, s:s}", "iface_id", id,
-			"host_dev_name", c->nets[i].tap, "guest_mac", mac));
-	}
-	o = json_pack("{s:{s:s, s:s?, s:s}, s:{s:i, s:I, s:b, s:b}, s:o, s:o, s:o?}",
-		      "boot-source", "kernel_image_path", c->kernel, "initrd_path", c->initrd,
-		      "boot_args", vm->cmdline,
-		      "machine-config", "vcpu_count", (int)c->vcpus, "mem_size_mib",
-		      (json_int_t)c->mem_mib, "smt", 0, "track_dirty_pages", 0,
-		      "drives", drives, "network-interfaces", nets,
-		      "entropy", c->rng ? json_object() : NULL);
-	if (!o)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
 }
 
 static int ep_add(int epfd, int fd, uint64_t tag)
@@ -326,9 +257,16 @@ static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signal
 	memset(l, 0, sizeof(*l));
 	l->vm = vm;
 	l->sigfd = l->timerfd = l->console_listen = -1;
-	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd < 0)
-		return err_set(-errno, "epoll_create1: %s", strerror(errno));
+	if (vm->cfg.api) {
+		/* The API server's connections live on its owner's epoll set: share it. */
+		l->epfd = vm->cfg.api_epfd;
+		l->api = vm->cfg.api;
+	} else {
+		l->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (l->epfd < 0)
+			return err_set(-errno, "epoll_create1: %s", strerror(errno));
+		l->epfd_owned = true;
+	}
 	l->sigfd = signalfd(-1, stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
 	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (l->sigfd < 0 || l->timerfd < 0)
@@ -347,18 +285,6 @@ static int loop_setup(struct loop *l, struct vm *vm, const sigset_t *stop_signal
 		if (r < 0)
 			return r;
 	}
-	if (vm->cfg.api_sock) {
-		const struct api_ops ops = {
-			.ctx = vm, .id = vm->cfg.id, .state = api_state, .pause = api_pause,
-			.resume = api_resume, .ctrl_alt_del = api_ctrl_alt_del,
-			.vm_config = api_vm_config,
-		};
-		int r = api_server_open(&l->api, vm->cfg.api_sock, l->epfd, EV_API, &ops);
-
-		if (r < 0)
-			return r;
-		l->api_open = true;
-	}
 	return 0;
 }
 
@@ -370,15 +296,25 @@ static void loop_teardown(struct loop *l)
 		unlink(l->vm->cfg.console_sock);
 	}
 	l->console_listen = -1;
-	if (l->api_open)
-		api_server_close(&l->api);
-	l->api_open = false;
-	if (l->timerfd >= 0)
+	if (l->timerfd >= 0) {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->timerfd, NULL);
 		close(l->timerfd);
-	if (l->sigfd >= 0)
+	}
+	if (l->sigfd >= 0) {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->sigfd, NULL);
 		close(l->sigfd);
-	if (l->epfd >= 0)
+	}
+	if (l->epfd >= 0 && !l->epfd_owned) {
+		/* Leave the owner's set as it was: only its API server on it. */
+		struct vm *vm = l->vm;
+
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, vm->exit_efd, NULL);
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, vm->wake_efd, NULL);
+		if (l->stdin_armed)
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, vm->cfg.console_in, NULL);
+	} else if (l->epfd >= 0) {
 		close(l->epfd);
+	}
 }
 
 static int exit_status(struct vm *vm)
@@ -436,8 +372,8 @@ int vm_run(struct vm *vm)
 			goto out;
 		}
 		for (int i = 0; i < n; i++) {
-			if (l.api_open && api_server_owns(&l.api, evs[i].data.u64)) {
-				api_server_event(&l.api, evs[i].data.u64, evs[i].events);
+			if (l.api && api_server_owns(l.api, evs[i].data.u64)) {
+				api_server_event(l.api, evs[i].data.u64, evs[i].events);
 				continue;
 			}
 			switch (evs[i].data.u64) {
@@ -468,8 +404,10 @@ int vm_run(struct vm *vm)
 			case EV_PROBE:
 				drain(l.timerfd);
 				probe_start(&l);
-				if (l.api_open)
-					api_server_tick(&l.api);
+				if (l.api)
+					api_server_tick(l.api);
+				if (vm->cfg.tick)
+					vm->cfg.tick(vm->cfg.tick_ctx);
 				break;
 			default:
 				break;

@@ -300,7 +300,7 @@ static bool wait_closed(struct conn *c, int timeout_ms)
 /* One request on its own connection (Connection: close). */
 static bool request(const char *method, const char *path, const char *body, struct resp *r)
 {
-	char req[2048];
+	char req[12288];
 	struct conn *c = conn_open();
 	int rr;
 
@@ -936,6 +936,90 @@ static bool t_regression_deep_pipeline(void)
 	return true;
 }
 
+/* ---- replay: a client stack's call sequence, each answer checked exactly ---- */
+
+/* One request on its own connection with every byte of the answer checked: 204 has no
+ * Content-Length and no body; 200 is application/json; 400 is exactly
+ * {"fault_message": "..."}. check: NULL, "=JSON" (the body equals it as JSON), or
+ * "~TEXT" (the body contains TEXT). */
+static bool replay_one(int want, const char *method, const char *path, const char *body,
+		       const char *check)
+{
+	struct resp r;
+	char v[64];
+	bool ok = true;
+
+	if (!request(method, path, body, &r))
+		return false;
+	if (r.status != want) {
+		ok = fail("%s %s: status %d, want %d (body %s)", method, path, r.status, want, r.body);
+	} else if (want == 204) {
+		if (strcmp(r.status_line, "HTTP/1.1 204 No Content") || r.body_len || r.clen != -1 ||
+		    r.has_te)
+			ok = fail("%s %s: 204 not bare: \"%s\", Content-Length %ld, %zu body bytes",
+				  method, path, r.status_line, r.clen, r.body_len);
+	} else if (want == 200) {
+		if (!header_value(r.head, "Content-Type", v, sizeof(v)) ||
+		    strcmp(v, "application/json") || !r.json)
+			ok = fail("%s %s: 200 without a JSON body: %s", method, path, r.body);
+	} else if (want == 400) {
+		ok = is_fault(&r, 400, NULL);
+	}
+	if (ok && check && check[0] == '=') {
+		json_t *w = json_loads(check + 1, 0, NULL);
+
+		if (!w || !json_equal(w, r.json))
+			ok = fail("%s %s: body %s, want %s", method, path, r.body, check + 1);
+		json_decref(w);
+	} else if (ok && check && check[0] == '~' && !strstr(r.body, check + 1)) {
+		ok = fail("%s %s: body %s lacks \"%s\"", method, path, r.body, check + 1);
+	}
+	resp_free(&r);
+	return ok;
+}
+
+/* Lines "STATUS<TAB>METHOD<TAB>PATH[<TAB>BODY[<TAB>CHECK]]"; '#' starts a comment; an
+ * empty BODY is no body. Prints PASS/FAIL per request, prefixed with name. */
+static int cmd_replay(const char *name, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char line[16384];
+	int n = 0;
+
+	if (!f) {
+		fprintf(stderr, "api_test: %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *fld[5] = { NULL }, *p = line;
+		int k = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		while (k < 5 && (fld[k] = strsep(&p, "\t")) != NULL)
+			k++;
+		n++;
+		why[0] = '\0';
+		if (k < 3) {
+			printf("FAIL %s/%d: malformed replay line\n", name, n);
+			failed++;
+			continue;
+		}
+		if (replay_one(atoi(fld[0]), fld[1], fld[2], fld[3] && fld[3][0] ? fld[3] : NULL,
+			       fld[4] && fld[4][0] ? fld[4] : NULL) && !why[0]) {
+			printf("PASS %s/%d %s %s -> %s\n", name, n, fld[1], fld[2], fld[0]);
+			passed++;
+		} else {
+			printf("FAIL %s/%d %s %s: %s\n", name, n, fld[1], fld[2], why);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	fclose(f);
+	return failed ? 1 : 0;
+}
+
 /* ---- main ---- */
 
 static int cmd_call(int argc, char **argv)
@@ -959,9 +1043,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && !strcmp(argv[1], "call"))
 		return cmd_call(argc, argv);
+	if (argc == 5 && !strcmp(argv[1], "replay")) {
+		sock_path = argv[2];
+		return cmd_replay(argv[3], argv[4]);
+	}
 	if (argc != 6 || strcmp(argv[1], "live")) {
 		fprintf(stderr, "usage: api_test live SOCK SERIAL_LOG KERNEL ID\n"
-				"       api_test call SOCK METHOD PATH [BODY]\n");
+				"       api_test call SOCK METHOD PATH [BODY]\n"
+				"       api_test replay SOCK NAME FILE\n");
 		return 2;
 	}
 	sock_path = argv[2];

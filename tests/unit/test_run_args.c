@@ -282,3 +282,68 @@ TEST(regression_unknown_option_in_cluster_named)
 	(void)PARSE(&a, "--kernel", "k");
 	(void)PARSE(&a, "--kernel", "k");
 }
+
+/* Firecracker's flags. */
+TEST(firecracker_flags)
+{
+	struct run_args a;
+
+	REQUIRE_EQ_INT(PARSE(&a, "--api-sock", "fc.sock", "--id", "vm-1", "--log-path", "l.fifo",
+			     "--level", "Debug", "--show-level", "--show-log-origin",
+			     "--metrics-path", "m.fifo", "--boot-timer", "--seccomp-filter", "f.bpf",
+			     "--no-seccomp", "--start-time-us", "123", "--start-time-cpu-us", "45",
+			     "--parent-cpu-time-us", "6", "--http-api-max-payload-size", "51200",
+			     "--mmds-size-limit", "51200"), 0);
+	CHECK_STR_EQ(a.api_sock, "fc.sock");
+	CHECK_NULL(a.kernel);
+	CHECK_STR_EQ(a.log_path, "l.fifo");
+	CHECK_EQ_INT(a.fc_level, LOG_DEBUG);
+	CHECK(a.show_level && a.show_origin && a.boot_timer);
+	CHECK_STR_EQ(a.metrics_path, "m.fifo");
+	CHECK_EQ_U64(a.start_time_us, 123);
+	CHECK_EQ_U64(a.start_time_cpu_us, 45);
+	CHECK_EQ_U64(a.parent_cpu_time_us, 6);
+	CHECK(!a.fc_mode);
+	REQUIRE_EQ_INT(PARSE(&a, "--config-file", "vm.json", "--no-api", "--metadata", "m.json"), 0);
+	CHECK_STR_EQ(a.config_file, "vm.json");
+	CHECK(a.no_api);
+	CHECK_STR_EQ(a.metadata, "m.json");
+	CHECK_NULL(a.api_sock);
+}
+
+TEST(firecracker_flag_errors)
+{
+	struct run_args a;
+
+	CHECK_EQ_INT(PARSE(&a, "--no-api"), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--config-file");
+	CHECK_EQ_INT(PARSE(&a, "--config-file", "vm.json", "--no-api", "--api-sock", "s"), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "contradict");
+	CHECK_EQ_INT(PARSE(&a, "--config-file", "vm.json", "--kernel", "k"), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--config-file vm.json describes the whole VM");
+	CHECK_EQ_INT(PARSE(&a, "--config-file", "vm.json", "--config", "vm.toml"), -EINVAL);
+	CHECK_EQ_INT(PARSE(&a, "--api-sock", "s", "--level", "Loud"), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--level Loud");
+	CHECK_EQ_INT(PARSE(&a, "--api-sock", "s", "--start-time-us", "-1"), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--start-time-us");
+	CHECK_EQ_INT(PARSE(&a, "--config-file", ""), -EINVAL);
+	CHECK_EQ_INT(PARSE(&a, "--log-path", "", "--api-sock", "s"), -EINVAL);
+}
+
+/* As `firecracker`: argv[0] is the program; the API socket defaults to Firecracker's. */
+TEST(firecracker_mode_defaults)
+{
+	struct run_args a;
+	char *argv1[] = { (char *)"firecracker", NULL };
+	char *argv2[] = { (char *)"firecracker", (char *)"--config-file", (char *)"c.json",
+			  (char *)"--no-api", NULL };
+	char *argv3[] = { (char *)"firecracker", (char *)"--api-sock", (char *)"rel.sock", NULL };
+
+	REQUIRE_EQ_INT(run_args_parse_fc(&a, 1, argv1), 0);
+	CHECK(a.fc_mode);
+	CHECK_STR_EQ(a.api_sock, "/run/firecracker.socket");
+	REQUIRE_EQ_INT(run_args_parse_fc(&a, 4, argv2), 0);
+	CHECK_NULL(a.api_sock);
+	REQUIRE_EQ_INT(run_args_parse_fc(&a, 3, argv3), 0);
+	CHECK_STR_EQ(a.api_sock, "rel.sock");
+}
