@@ -81,6 +81,7 @@ static int cmd_run(int argc, char **argv)
 		.kernel = a.kernel, .initrd = a.initrd, .cmdline = cmdline, .mem_mib = a.mem_mib,
 		.vcpus = a.vcpus, .kvm_path = "/dev/kvm", .console_in = STDIN_FILENO,
 		.console_out = STDOUT_FILENO, .ndisks = a.ndisks, .nnets = a.nnets, .rng = a.rng,
+		.vsock = a.vsock,
 		.api_sock = a.api_sock, .console_sock = a.console_sock, .id = a.id, .cpu_masks = a.cpu_masks,
 	};
 	memcpy(cfg.disks, a.disks, sizeof(cfg.disks));
