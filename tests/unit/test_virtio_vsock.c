@@ -1051,3 +1051,420 @@ TEST(half_close_both_directions)
 	close(a.lfd);
 	fx_teardown(&f);
 }
+
+/* ---- malformed input ---- */
+
+/* Everything in the rx used ring: how many packets, and the last header. */
+static unsigned int rx_drain(struct fx *f, struct vsock_hdr *last)
+{
+	struct vsock_hdr h;
+	unsigned int n = 0;
+
+	while (rx_get(f, &h, NULL, 0)) {
+		*last = h;
+		n++;
+	}
+	return n;
+}
+
+/* An established guest-initiated connection on port lport (listener at <uds>_lport). */
+static int establish(struct fx *f, uint32_t gport, uint32_t lport, int *lfd, int *afd)
+{
+	struct vsock_hdr h;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s_%u", f->uds, lport);
+	*lfd = unix_listen(path);
+	if (*lfd < 0)
+		return -1;
+	tx_op(f, gport, lport, VSOCK_OP_REQUEST, 0);
+	if (rx_wait(f, &h, NULL, 0, 200) != 1 || h.op != VSOCK_OP_RESPONSE)
+		return -1;
+	*afd = accept(*lfd, NULL, NULL);
+	return *afd >= 0 ? 0 : -1;
+}
+
+TEST(malformed_tx_packets_are_dropped_or_reset)
+{
+	struct fx f;
+	struct vsock_hdr h, last;
+	uint8_t raw[HDR + 16];
+	int lfd, afd;
+
+	REQUIRE(fx_setup(&f) == 0);
+	rx_fill(&f);
+	/* Shorter than a header: dropped, nothing to answer. */
+	memset(raw, 0, sizeof(raw));
+	tx_raw(&f, raw, 20, false);
+	pump(&f);
+	CHECK_EQ_U64(f.v.tx_dropped, 1);
+	CHECK_EQ_INT(rx_drain(&f, &last), 0);
+	/* Not from this guest's CID, or not for the host: dropped silently. */
+	h = ghdr(1, 5000, VSOCK_OP_REQUEST);
+	h.src_cid = 4;
+	tx_pkt(&f, &h, NULL);
+	h = ghdr(1, 5000, VSOCK_OP_REQUEST);
+	h.dst_cid = 7;
+	tx_pkt(&f, &h, NULL);
+	pump(&f);
+	CHECK_EQ_U64(f.v.tx_dropped, 3);
+	CHECK_EQ_INT(rx_drain(&f, &last), 0);
+	/* len beyond the buffer, unknown op, SEQPACKET, data for nobody: RST each. */
+	h = ghdr(2, 5000, VSOCK_OP_RW);
+	h.len = 100;
+	vsock_hdr_encode(&h, raw);
+	tx_raw(&f, raw, HDR + 10, false);
+	tx_op(&f, 3, 5000, 99, 0);
+	h = ghdr(4, 5000, VSOCK_OP_REQUEST);
+	h.type = 2;
+	tx_pkt(&f, &h, NULL);
+	tx_op(&f, 5, 5000, VSOCK_OP_CREDIT_REQUEST, 0);
+	pump(&f);
+	{
+		unsigned int n = 0;
+
+		while (rx_get(&f, &h, NULL, 0)) {
+			CHECK_EQ_U64(h.op, VSOCK_OP_RST);
+			CHECK_EQ_U64(h.dst_port, 2 + n);
+			CHECK_EQ_U64(h.src_port, 5000);
+			n++;
+		}
+		CHECK_EQ_U64(n, 4);
+	}
+	/* On a live connection: an unknown op resets it and closes the Unix socket. */
+	REQUIRE(establish(&f, 300, 5005, &lfd, &afd) == 0);
+	CHECK_EQ_U64(f.v.nconns, 1);
+	tx_op(&f, 300, 5005, 42, 0);
+	pump(&f);
+	CHECK_EQ_INT(rx_drain(&f, &last), 1);
+	CHECK_EQ_U64(last.op, VSOCK_OP_RST);
+	CHECK_EQ_U64(f.v.nconns, 0);
+	{
+		uint8_t b[4];
+
+		set_timeouts(afd);
+		CHECK_EQ_INT(read(afd, b, sizeof(b)), 0);
+	}
+	close(afd);
+	close(lfd);
+	fx_teardown(&f);
+}
+
+TEST(malformed_len_on_a_connection_and_data_after_shutdown_reset_it)
+{
+	struct fx f;
+	struct vsock_hdr h, last;
+	uint8_t raw[HDR + 16];
+	int lfd, afd, lfd2, afd2;
+
+	REQUIRE(fx_setup(&f) == 0);
+	rx_fill(&f);
+	REQUIRE(establish(&f, 301, 5006, &lfd, &afd) == 0);
+	h = ghdr(301, 5006, VSOCK_OP_RW);
+	h.len = 1000;                      /* only 16 bytes follow */
+	vsock_hdr_encode(&h, raw);
+	tx_raw(&f, raw, sizeof(raw), true);
+	pump(&f);
+	CHECK_EQ_INT(rx_drain(&f, &last), 1);
+	CHECK_EQ_U64(last.op, VSOCK_OP_RST);
+	CHECK_EQ_U64(f.v.nconns, 0);
+	REQUIRE(establish(&f, 302, 5007, &lfd2, &afd2) == 0);
+	tx_op(&f, 302, 5007, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND);
+	h = ghdr(302, 5007, VSOCK_OP_RW);
+	h.len = 3;
+	tx_pkt(&f, &h, "abc");
+	pump(&f);
+	CHECK_EQ_INT(rx_drain(&f, &last), 1);
+	CHECK_EQ_U64(last.op, VSOCK_OP_RST);
+	CHECK_EQ_U64(f.v.nconns, 0);
+	close(afd);
+	close(lfd);
+	close(afd2);
+	close(lfd2);
+	fx_teardown(&f);
+}
+
+TEST(unusable_rx_buffers_are_returned_empty)
+{
+	struct fx f;
+	struct vsock_hdr h;
+	uint32_t used;
+	uint64_t ro = RX_BUF;   /* slot 0 */
+
+	REQUIRE(fx_setup(&f) == 0);
+	memset(f.ram + ro, 0xab, 64);
+	rx_post_one(&f, HDR + 100, 0);                      /* read-only */
+	rx_post_one(&f, 20, VRING_DESC_F_WRITE);            /* shorter than a header */
+	rx_post_one(&f, HDR + 100, VRING_DESC_F_WRITE);     /* fine */
+	tx_op(&f, 7, 5009, VSOCK_OP_REQUEST, 0);            /* nobody listens: an RST */
+	pump(&f);
+	REQUIRE(rx_get_len(&f, &h, NULL, 0, &used) == 1);
+	CHECK_EQ_U64(used, 0);
+	CHECK_EQ_U64(f.ram[ro], 0xab);                      /* untouched */
+	CHECK_EQ_U64(f.ram[ro + 63], 0xab);
+	REQUIRE(rx_get_len(&f, &h, NULL, 0, &used) == 1);
+	CHECK_EQ_U64(used, 0);
+	REQUIRE(rx_get_len(&f, &h, NULL, 0, &used) == 1);
+	CHECK_EQ_U64(used, HDR);
+	CHECK_EQ_U64(h.op, VSOCK_OP_RST);
+	CHECK_EQ_U64(f.v.rx_dropped, 2);
+	fx_teardown(&f);
+}
+
+TEST(no_rx_buffers_bounds_the_stray_rst_queue)
+{
+	struct fx f;
+	struct vsock_hdr last;
+
+	REQUIRE(fx_setup(&f) == 0);
+	for (uint32_t i = 0; i < 200; i++) {
+		tx_op(&f, 1000 + i, 5008, VSOCK_OP_RW, 0);
+		if (i % 16 == 15)
+			pump(&f);
+	}
+	pump(&f);
+	CHECK_EQ_U64(f.v.rst_count, VSOCK_RST_QUEUE);
+	CHECK_EQ_U64(f.v.rx_dropped, 200 - VSOCK_RST_QUEUE);
+	rx_fill(&f);
+	pump(&f);
+	CHECK_EQ_INT(rx_drain(&f, &last), VSOCK_RST_QUEUE);
+	pump(&f);
+	CHECK_EQ_INT(rx_drain(&f, &last), 0);
+	fx_teardown(&f);
+}
+
+TEST(tx_descriptor_outside_guest_ram_needs_reset)
+{
+	struct fx f;
+
+	REQUIRE(fx_setup(&f) == 0);
+	f.v.mmio.status = VIRTIO_STATUS_DRIVER_OK;
+	desc(&f, &f.tx, 0, RAM - 8, 64, 0, 0);
+	publish(&f, &f.tx, 0);
+	pump(&f);
+	CHECK(f.v.mmio.status & VIRTIO_STATUS_NEEDS_RESET);
+	CHECK(f.v.mmio.queues[VSOCK_TXQ].broken);
+	CHECK_EQ_U64(f.v.nconns, 0);
+	fx_teardown(&f);
+}
+
+/* ---- many connections ---- */
+
+#define NCONC 100
+
+struct echo_srv {
+	int lfd;
+	unsigned int want;
+	unsigned int accepted, closed;
+};
+
+/* Accepts want connections and echoes everything back until each one closes. */
+static void *echo_thread(void *arg)
+{
+	struct echo_srv *s = arg;
+	struct pollfd p[NCONC + 1];
+	unsigned int n = 1;
+	static uint8_t buf[8192];
+
+	p[0] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+	while (s->closed < s->want) {
+		int r = poll(p, n, 20000);
+
+		if (r <= 0)
+			break;
+		if ((p[0].revents & POLLIN) && s->accepted < s->want) {
+			int fd = accept(s->lfd, NULL, NULL);
+
+			if (fd >= 0) {
+				p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+				s->accepted++;
+			}
+		}
+		for (unsigned int i = 1; i < n; i++) {
+			ssize_t k;
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			k = read(p[i].fd, buf, sizeof(buf));
+			if (k <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				s->closed++;
+				continue;
+			}
+			if (write_all(p[i].fd, buf, (size_t)k) < 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				s->closed++;
+			}
+		}
+	}
+	for (unsigned int i = 1; i < n; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	return NULL;
+}
+
+TEST(many_guest_connections_at_once_with_echo)
+{
+	static struct gconn g[NCONC];
+	static uint8_t buf[8192], p[VSOCK_MAX_PKT];
+	struct fx f;
+	struct echo_srv s = { .want = NCONC };
+	char path[160];
+	pthread_t t;
+	unsigned int responses = 0, done = 0, peak;
+	uint64_t want_hash[NCONC];
+	double end;
+
+	REQUIRE(fx_setup(&f) == 0);
+	rx_fill(&f);
+	snprintf(path, sizeof(path), "%s_5005", f.uds);
+	s.lfd = unix_listen(path);
+	REQUIRE(s.lfd >= 0);
+	REQUIRE(pthread_create(&t, NULL, echo_thread, &s) == 0);
+	for (unsigned int i = 0; i < NCONC; i++) {
+		g[i] = (struct gconn){ .gport = 60000 + i, .hport = 5005, .buf_alloc = 65536,
+				       .rx_hash = FNV0 };
+		g_send(&f, &g[i], VSOCK_OP_REQUEST, 0, NULL, 0);
+		if (i % 16 == 15)
+			pump(&f);
+	}
+	end = now_s() + 30;
+	while (responses < NCONC && now_s() < end) {
+		struct vsock_hdr h;
+
+		virtio_vsock_poll(&f.v, 1);
+		while (rx_get(&f, &h, NULL, 0))
+			if (h.op == VSOCK_OP_RESPONSE && h.dst_port - 60000 < NCONC) {
+				g[h.dst_port - 60000].host_buf_alloc = h.buf_alloc;
+				responses++;
+			}
+	}
+	CHECK_EQ_U64(responses, NCONC);
+	peak = f.v.nconns;
+	CHECK_EQ_U64(peak, NCONC);
+	/* A different message on each, echoed back through the same connection. */
+	for (unsigned int i = 0; i < NCONC; i++) {
+		uint32_t len = 2000 + 37 * i;
+
+		pattern(i, 0, buf, len);
+		want_hash[i] = fnv(FNV0, buf, len);
+		g[i].tx_goal = len;
+		g_send(&f, &g[i], VSOCK_OP_RW, 0, buf, len);
+		if (i % 16 == 15)
+			pump(&f);
+	}
+	while (done < NCONC && now_s() < end) {
+		struct vsock_hdr h;
+
+		virtio_vsock_poll(&f.v, 1);
+		while (rx_get(&f, &h, p, sizeof(p))) {
+			struct gconn *c;
+
+			if (h.dst_port - 60000 >= NCONC || h.op != VSOCK_OP_RW)
+				continue;
+			c = &g[h.dst_port - 60000];
+			g_recv(&f, c, &h, p);
+			if (c->rx_bytes == c->tx_goal)
+				done++;
+		}
+	}
+	CHECK_EQ_U64(done, NCONC);
+	for (unsigned int i = 0; i < NCONC; i++) {
+		if (!CHECK_EQ_U64(g[i].rx_hash, want_hash[i]))
+			FAIL("connection %u echoed other bytes", i);
+		g_send(&f, &g[i], VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, NULL, 0);
+		if (i % 16 == 15)
+			pump(&f);
+	}
+	for (int i = 0; i < 200 && f.v.nconns; i++) {
+		struct vsock_hdr h;
+
+		virtio_vsock_poll(&f.v, 1);
+		while (rx_get(&f, &h, NULL, 0))
+			;
+	}
+	CHECK_EQ_U64(f.v.nconns, 0);
+	pthread_join(t, NULL);
+	CHECK_EQ_U64(s.accepted, NCONC);
+	CHECK_EQ_U64(s.closed, NCONC);
+	close(s.lfd);
+	fx_teardown(&f);
+}
+
+#define NHOST 70
+
+TEST(many_host_clients_at_once)
+{
+	static int fds[NHOST];
+	static uint32_t hport[NHOST];
+	struct fx f;
+	unsigned int requests = 0, got = 0, shut = 0;
+	double end;
+
+	REQUIRE(fx_setup(&f) == 0);
+	rx_fill(&f);
+	for (unsigned int i = 0; i < NHOST; i++) {
+		char line[32];
+
+		snprintf(line, sizeof(line), "CONNECT %u\n", 8000 + i);
+		fds[i] = host_client(&f, line);
+		REQUIRE(fds[i] >= 0);
+		if (i % 8 == 7)
+			pump(&f);
+	}
+	end = now_s() + 30;
+	while (requests < NHOST && now_s() < end) {
+		struct vsock_hdr h;
+
+		virtio_vsock_poll(&f.v, 1);
+		while (rx_get(&f, &h, NULL, 0)) {
+			if (h.op != VSOCK_OP_REQUEST || h.dst_port - 8000 >= NHOST)
+				continue;
+			hport[h.dst_port - 8000] = h.src_port;
+			tx_op(&f, h.dst_port, h.src_port, VSOCK_OP_RESPONSE, 0);
+			requests++;
+		}
+	}
+	CHECK_EQ_U64(requests, NHOST);
+	pump(&f);
+	for (unsigned int i = 0; i < NHOST; i++) {
+		char line[32], want[32], msg[32];
+
+		snprintf(want, sizeof(want), "OK %u", hport[i]);
+		if (read_line(fds[i], line, sizeof(line)) < 0 || strcmp(line, want))
+			FAIL("client %u: no '%s'", i, want);
+		snprintf(msg, sizeof(msg), "client %u", i);
+		CHECK_EQ_INT(write_all(fds[i], msg, strlen(msg)), 0);
+		close(fds[i]);   /* then hang up */
+	}
+	while ((got < NHOST || shut < NHOST) && now_s() < end) {
+		struct vsock_hdr h;
+		uint8_t p[64];
+
+		virtio_vsock_poll(&f.v, 1);
+		while (rx_get(&f, &h, p, sizeof(p))) {
+			unsigned int i = h.dst_port - 8000;
+			char msg[32];
+
+			if (i >= NHOST || h.src_port != hport[i])
+				continue;
+			if (h.op == VSOCK_OP_RW) {
+				snprintf(msg, sizeof(msg), "client %u", i);
+				CHECK(h.len == strlen(msg) && memcmp(p, msg, h.len) == 0);
+				got++;
+			} else if (h.op == VSOCK_OP_SHUTDOWN) {
+				/* The peer hung up: it neither sends nor receives any more. */
+				CHECK_EQ_U64(h.flags, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+				shut++;
+				tx_op(&f, h.dst_port, h.src_port, VSOCK_OP_RST, 0);
+			}
+		}
+	}
+	CHECK_EQ_U64(got, NHOST);
+	CHECK_EQ_U64(shut, NHOST);
+	pump(&f);
+	CHECK_EQ_U64(f.v.nconns, 0);
+	fx_teardown(&f);
+}
