@@ -84,6 +84,7 @@ CASES_OPT=(
     virtio-rng:4096:1
     virtio-net:4096:1
     virtio-multi:4096:1
+    virtio-vsock:4096:1
 )
 
 did_not_run() {
@@ -115,6 +116,7 @@ prepare() {
     mkdir -p "$NESTED_WORK/logs"
     log "building images in $NESTED_WORK"
     build_tstamp "$NESTED_WORK/tstamp"
+    build_vsock_echo "$NESTED_WORK/vsock_echo"
     INNER_INITRD=$NESTED_WORK/inner.cpio
     build_disk_images "$NESTED_WORK"
     build_inner_initramfs "$INNER_INITRD" "$KERNEL_DIR/modules-extra"
