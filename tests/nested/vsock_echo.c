@@ -11,7 +11,8 @@
  * A client connection sends BYTES of a pattern seeded by its index, half-closes, and
  * reads the echo to EOF; the FNV-1a hash and length of what came back must equal what
  * was sent. Clients retry refused connections for up to 120 s (the other side may still
- * be starting). Each mode ends with one line:
+ * be starting), client-unix only while Ember's socket is there once it has been. Each
+ * mode ends with one line:
  *   VSOCK-RESULT ok conns=N bytes=TOTAL ms=T      or      VSOCK-RESULT fail: why */
 #include <errno.h>
 #include <linux/vm_sockets.h>
@@ -32,6 +33,7 @@ static const char *target;        /* vsock CID or Unix path */
 static unsigned int port;
 static uint64_t bytes;
 static volatile int failed;
+static volatile int seen_socket;  /* client-unix: Ember's socket existed once */
 static char fail_msg[256];
 
 static void set_fail(const char *fmt, unsigned int idx, const char *what)
@@ -140,8 +142,16 @@ static int connect_once(unsigned int idx)
 
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", target);
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			if (fd >= 0 && seen_socket && (errno == ENOENT || errno == ECONNREFUSED)) {
+				/* Ember was there and is gone (the VM ended): no point waiting. */
+				set_fail("connection %u: %s", idx, "Ember's socket went away");
+				close(fd);
+				return -2;
+			}
 			goto fail;
+		}
+		seen_socket = 1;
 		snprintf(line, sizeof(line), "CONNECT %u\n", port);
 		if (write_all(fd, (const uint8_t *)line, strlen(line)) < 0)
 			goto fail;
