@@ -480,6 +480,47 @@ TEST(tx_descriptor_outside_guest_ram_needs_reset)
 	fx_teardown(&f);
 }
 
+/* At the connection limit (the counter set by hand: 1024 real sockets would pass the
+ * test process's fd limit) both directions are refused, and work again below it. */
+TEST(connection_limit_refuses_both_directions)
+{
+	struct fx f;
+	struct vsock_hdr h;
+	char path[160];
+	uint8_t b[4];
+	int lfd, fd;
+
+	REQUIRE(fx_setup(&f) == 0);
+	rx_fill(&f);
+	snprintf(path, sizeof(path), "%s_5001", f.uds);
+	lfd = unix_listen(path);
+	REQUIRE(lfd >= 0);
+	f.v.nconns = VSOCK_MAX_CONNS;
+	tx_op(&f, 900, 5001, VSOCK_OP_REQUEST, 0);
+	REQUIRE(rx_wait(&f, &h, NULL, 0, 100) == 1);
+	CHECK_EQ_U64(h.op, VSOCK_OP_RST);
+	fd = host_client(&f, "CONNECT 5\n");
+	REQUIRE(fd >= 0);
+	for (int i = 0; i < 20; i++)
+		virtio_vsock_poll(&f.v, 1);
+	{
+		/* Closed at once: EOF, or ECONNRESET since its line was never read. */
+		ssize_t n = read(fd, b, sizeof(b));
+
+		CHECK(n == 0 || (n < 0 && errno == ECONNRESET));
+	}
+	close(fd);
+	CHECK_EQ_U64(f.v.nconns, VSOCK_MAX_CONNS);
+	CHECK(f.v.limit_warned);
+	f.v.nconns = 0;
+	tx_op(&f, 900, 5001, VSOCK_OP_REQUEST, 0);
+	REQUIRE(rx_wait(&f, &h, NULL, 0, 100) == 1);
+	CHECK_EQ_U64(h.op, VSOCK_OP_RESPONSE);
+	CHECK_EQ_U64(f.v.nconns, 1);
+	close(lfd);
+	fx_teardown(&f);
+}
+
 /* ---- through the transport, with the worker thread ---- */
 
 static void mmio_wr(struct fx *f, uint64_t off, uint32_t val)

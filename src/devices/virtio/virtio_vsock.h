@@ -48,7 +48,7 @@ struct virtio_vsock {
 	struct vsock_link ready;        /* connections whose Unix socket may have data */
 	struct vsock_hdr rst_queue[VSOCK_RST_QUEUE];
 	unsigned int rst_head, rst_count;
-	bool rx_stalled;                /* no rx buffers: wait for the guest's rx kick */
+	bool limit_warned;              /* the connection limit was logged */
 	uint8_t *scratch;               /* VSOCK_HDR_LEN + VSOCK_MAX_PKT bytes */
 	uint64_t rx_packets, tx_packets, tx_dropped, rx_dropped, resets, accepted;
 };

@@ -18,6 +18,16 @@
 
 /* ---- connections ---- */
 
+/* Once per time the limit is reached (a guest could otherwise flood the log). */
+static void limit_warn(struct virtio_vsock *v, const char *what)
+{
+	if (v->limit_warned)
+		return;
+	v->limit_warned = true;
+	log_warn("virtio-vsock %s: %u connections open, the most Ember keeps; %s until some "
+		 "close", v->uds_path, v->nconns, what);
+}
+
 static struct vsock_conn *conn_new(struct virtio_vsock *v, int fd)
 {
 	struct vsock_conn *c = calloc(1, sizeof(*c));
@@ -49,6 +59,8 @@ void vsock_close_conn(struct virtio_vsock *v, struct vsock_conn *c)
 	vsock_conn_buf_free(c);
 	free(c);
 	v->nconns--;
+	if (v->nconns < VSOCK_MAX_CONNS / 2)
+		v->limit_warned = false;
 }
 
 void vsock_want(struct virtio_vsock *v, struct vsock_conn *c, uint32_t bits)
@@ -202,8 +214,7 @@ void vsock_host_accept(struct virtio_vsock *v)
 		if (fd < 0)
 			return;
 		if (v->nconns >= VSOCK_MAX_CONNS) {
-			log_warn("virtio-vsock %s: %u connections open; a host client was refused",
-				 v->uds_path, v->nconns);
+			limit_warn(v, "a host client was refused");
 			close(fd);
 			continue;
 		}
@@ -275,8 +286,7 @@ void vsock_guest_connect(struct virtio_vsock *v, const struct vsock_hdr *h)
 	int fd;
 
 	if (v->nconns >= VSOCK_MAX_CONNS) {
-		log_warn("virtio-vsock %s: %u connections open; the guest's connection to port %u "
-			 "was refused", v->uds_path, v->nconns, h->dst_port);
+		limit_warn(v, "the guest's connections are refused");
 		vsock_stray_rst(v, h);
 		return;
 	}
