@@ -90,9 +90,21 @@ static void publish(struct q *q, uint16_t head)
 	w16(q->avail + 2, q->avail_idx);
 }
 
+static char dir[] = "/tmp/ember-fuzz-vsock-XXXXXX";
+
+/* The device's socket goes with virtio_vsock_close; the listener's and the directory here. */
+static void cleanup(void)
+{
+	char p[128];
+
+	virtio_vsock_close(&v);
+	snprintf(p, sizeof(p), "%s_1", uds);
+	unlink(p);
+	rmdir(dir);
+}
+
 static void setup_once(void)
 {
-	char dir[] = "/tmp/ember-fuzz-vsock-XXXXXX";
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 
 	log_threshold = LOG_ERROR;
@@ -106,6 +118,7 @@ static void setup_once(void)
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(listen_fd, 64) < 0)
 		abort();
+	atexit(cleanup);
 }
 
 static void add_peer(int fd)
