@@ -10,7 +10,8 @@
 #   uart_irq.elf          COM1 in interrupt mode via the IOAPIC, echoes stdin upper-cased
 #   smp.elf               INIT/SIPI/SIPI bring-up of every AP listed in the MP table
 #   i8042_reset.elf, halt_forever.elf, triple_fault.elf   the ways a guest ends
-#   virtio_blk.elf        virtio-mmio driver: virtio-blk and virtio-rng, hostile-driver modes
+#   virtio_blk.elf        virtio-mmio driver: virtio-blk, virtio-rng, virtio-net and virtio-vsock,
+#                         hostile-driver modes
 
 GUEST_CC   ?= gcc
 GUEST_OUT  := $(BUILD)/guests

@@ -15,6 +15,8 @@
  *   net      virtio-net (VERSION_1 + MAC): report the MAC, send a broadcast frame of
  *            EtherType 0x88b5 with "EMBER-PING", wait for an "EMBER-PONG" frame back to
  *            our MAC (the runner's peer on the tap answers).
+ *   vsock    virtio-vsock: a guest-initiated stream to host port 1234 and a
+ *            host-initiated one to guest port 4321, against the runner's Unix peer.
  *   loop | oob | rafterw | badring | robuf   (with blk) a hostile driver: a descriptor
  *            loop; a buffer outside RAM; a readable buffer after a writable one; ring
  *            addresses outside RAM at DRIVER_OK: each must make the device set
@@ -33,6 +35,8 @@
  *   RNG <n> bytes ok      HOSTILE <mode> status=0x<status> isr=0x<isr>   RECOVERED
  *   NET mac=<mac>         NET sent      NET received <n> bytes from <mac>
  *   NOQUEUE untouched     NOQUEUE reset
+ *   VSOCK cid=<n>   VSOCK connected to host port 1234   VSOCK received <text>
+ *   VSOCK shutdown send=<0|1>   VSOCK host connection PING PONG
  *   SUCCESS */
 #include "guest.h"
 
@@ -823,6 +827,148 @@ static void net_test(struct vdev *d)
     wr(d, R_STATUS, 0);
 }
 
+/* virtio-vsock (device 19): queue 0 receives, queue 1 transmits, the event queue stays
+ * unset. A guest-initiated stream to host port 1234 (the runner's Unix listener at
+ * <uds>_1234 answers "EMBER-VSOCK-WORLD" to "EMBER-VSOCK-HELLO" and hangs up), then a
+ * host-initiated one (the runner sends "CONNECT 4321", then "PING"; the guest answers
+ * "PONG"). Every packet is checked: from CID 2 to ours, stream, len = used len - 44. */
+#define VS_HDR 44
+#define VS_DATA 256
+#define VS_REQUEST 1
+#define VS_RESPONSE 2
+#define VS_RST 3
+#define VS_SHUTDOWN 4
+#define VS_RW 5
+#define VS_CREDIT_UPDATE 6
+static uint8_t vs_rx[QN][VS_HDR + VS_DATA] __attribute__((aligned(16)));
+static uint8_t vs_tx[VS_HDR + VS_DATA] __attribute__((aligned(16)));
+static uint64_t vs_cid;
+
+struct vs_pkt {
+    uint32_t src_port, dst_port, len, flags, buf_alloc;
+    uint16_t op;
+    char data[VS_DATA + 1];
+};
+
+static void vs_send(struct vdev *d, uint32_t sport, uint32_t dport, uint16_t op, const char *data,
+                    uint32_t len, uint32_t fwd_cnt)
+{
+    uint64_t host = 2;
+    uint16_t type = 1;
+    uint32_t flags = 0, buf_alloc = 65536;
+    memcpy(vs_tx, &vs_cid, 8);
+    memcpy(vs_tx + 8, &host, 8);
+    memcpy(vs_tx + 16, &sport, 4);
+    memcpy(vs_tx + 20, &dport, 4);
+    memcpy(vs_tx + 24, &len, 4);
+    memcpy(vs_tx + 28, &type, 2);
+    memcpy(vs_tx + 30, &op, 2);
+    memcpy(vs_tx + 32, &flags, 4);
+    memcpy(vs_tx + 36, &buf_alloc, 4);
+    memcpy(vs_tx + 40, &fwd_cnt, 4);
+    if (len)
+        memcpy(vs_tx + VS_HDR, data, len);
+    set_desc_q(d, 1, 0, vs_tx, VS_HDR + len, 0, 0);
+    unsigned before = d->irq_used;
+    publish_q(d, 1, 0);
+    struct vused_elem e = wait_used_q(d, 1, before, "vsock transmit");
+    if (e.id != 0)
+        fail("vsock: transmit used id %u", e.id);
+}
+
+/* The next packet other than a credit update (10 s at most); its buffer goes back. */
+static void vs_recv(struct vdev *d, struct vs_pkt *p, const char *what)
+{
+    struct gq *q = &d->q[0];
+    for (;;) {
+        deadline_start(10000);
+        while (used_idx(q) == q->used_seen) {
+            if (deadline_passed())
+                fail("vsock: %s: no packet in 10 s", what);
+            cpu_relax();
+        }
+        barrier();
+        struct vused_elem e = q->used.ring[q->used_seen % QN];
+        q->used_seen++;
+        if (e.id >= QN || e.len < VS_HDR || e.len > VS_HDR + VS_DATA)
+            fail("vsock: %s: used id %u len %u", what, e.id, e.len);
+        const uint8_t *b = vs_rx[e.id];
+        if (rd64(b, 0) != 2 || rd64(b, 8) != vs_cid || rd16(b, 28) != 1)
+            fail("vsock: %s: src_cid %lu dst_cid %lu type %u", what, rd64(b, 0), rd64(b, 8),
+                 rd16(b, 28));
+        p->src_port = rd32(b, 16);
+        p->dst_port = rd32(b, 20);
+        p->len = rd32(b, 24);
+        p->op = rd16(b, 30);
+        p->flags = rd32(b, 32);
+        p->buf_alloc = rd32(b, 36);
+        if (p->len != e.len - VS_HDR)
+            fail("vsock: %s: header len %u, used len %u", what, p->len, e.len);
+        memcpy(p->data, b + VS_HDR, p->len);
+        p->data[p->len] = '\0';
+        publish_q(d, 0, (uint16_t)e.id);
+        if (p->op != VS_CREDIT_UPDATE)
+            return;
+    }
+}
+
+static void vsock_test(struct vdev *d)
+{
+    struct vs_pkt p;
+    negotiate(d, 0);
+    vs_cid = mmio_read32(d->base + R_CONFIG) | (uint64_t)mmio_read32(d->base + R_CONFIG + 4) << 32;
+    kprintf("VSOCK cid=%lu\n", vs_cid);
+    setup_queue(d, 0);
+    setup_queue(d, 1);
+    driver_ok(d);
+    for (uint16_t i = 0; i < QN; i++) {
+        set_desc_q(d, 0, i, vs_rx[i], sizeof(vs_rx[i]), D_WRITE, 0);
+        publish_q(d, 0, i);
+    }
+
+    /* Guest to host. */
+    vs_send(d, 40000, 1234, VS_REQUEST, NULL, 0, 0);
+    vs_recv(d, &p, "guest connect");
+    if (p.op != VS_RESPONSE || p.src_port != 1234 || p.dst_port != 40000 || !p.buf_alloc)
+        fail("vsock: guest connect: op %u ports %u->%u buf_alloc %u", p.op, p.src_port,
+             p.dst_port, p.buf_alloc);
+    kprintf("VSOCK connected to host port 1234\n");
+    vs_send(d, 40000, 1234, VS_RW, "EMBER-VSOCK-HELLO", 17, 0);
+    uint32_t got = 0;
+    for (;;) {
+        vs_recv(d, &p, "host answer");
+        if (p.op == VS_RW) {
+            got += p.len;
+            kprintf("VSOCK received %s\n", p.data);
+        } else if (p.op == VS_SHUTDOWN) {
+            kprintf("VSOCK shutdown send=%u\n", (p.flags & 2) ? 1 : 0);
+            break;
+        } else {
+            fail("vsock: host answer: op %u", p.op);
+        }
+    }
+    vs_send(d, 40000, 1234, VS_RST, NULL, 0, got);
+
+    /* Host to guest. */
+    vs_recv(d, &p, "host connect");
+    if (p.op != VS_REQUEST || p.dst_port != 4321 || p.src_port < (1u << 30))
+        fail("vsock: host connect: op %u ports %u->%u", p.op, p.src_port, p.dst_port);
+    uint32_t hport = p.src_port;
+    vs_send(d, 4321, hport, VS_RESPONSE, NULL, 0, 0);
+    vs_recv(d, &p, "host data");
+    if (p.op != VS_RW || p.src_port != hport || memcmp(p.data, "PING", 5) != 0)
+        fail("vsock: host data: op %u len %u '%s'", p.op, p.len, p.data);
+    vs_send(d, 4321, hport, VS_RW, "PONG", 4, 4);
+    vs_recv(d, &p, "host close");
+    if (p.op != VS_SHUTDOWN)
+        fail("vsock: host close: op %u", p.op);
+    vs_send(d, 4321, hport, VS_RST, NULL, 0, 4);
+    kprintf("VSOCK host connection PING PONG\n");
+    if (d->irq_used == 0)
+        fail("vsock: no used-buffer interrupts");
+    wr(d, R_STATUS, 0);
+}
+
 void guest_main(void *bp)
 {
     uint64_t cl = rd32(bp, BP_CMD_LINE_PTR) | ((uint64_t)rd32(bp, BP_EXT_CMD_LINE_PTR) << 32);
@@ -859,8 +1005,12 @@ void guest_main(void *bp)
         net_test(device(1));
         did = 1;
     }
+    if (mode("vsock")) {
+        vsock_test(device(19));
+        did = 1;
+    }
     if (!did)
-        fail("nothing to test: ember.test= names none of blk, rng, net");
+        fail("nothing to test: ember.test= names none of blk, rng, net, vsock");
     cli();
     success();
 }

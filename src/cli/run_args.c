@@ -29,9 +29,12 @@ const char run_usage[] =
 	"                      in order); to boot from it add root=/dev/vda to --cmdline\n"
 	"  --net tap=NAME[,mac=MAC]  virtio-net on an existing tap device (repeatable)\n"
 	"  --rng               virtio-rng entropy device (the guest's /dev/hwrng)\n"
+	"  --vsock cid=N,uds=PATH  virtio-vsock: guest CID N (3 or more); host programs\n"
+	"                      connect to PATH and send \"CONNECT <port>\\n\"; guest\n"
+	"                      connections to port P reach PATH_P (see docs/vsock.md)\n"
 	"  --config FILE       boot the VM a TOML VM file describes (see docs/config.md);\n"
 	"                      excludes --kernel, --initrd, --cmdline, --memory, --vcpus,\n"
-	"                      --disk, --net and --rng\n"
+	"                      --disk, --net, --rng and --vsock\n"
 	"  --api-sock PATH     serve the Firecracker-compatible HTTP API on this Unix socket\n"
 	"  --console-sock PATH also serve the serial console on this Unix socket, one client\n"
 	"                      at a time (ember console attaches to it)\n"
@@ -132,13 +135,45 @@ static int parse_net(struct run_args *a, char *arg)
 	return 0;
 }
 
+/* "cid=N,uds=PATH", in either order; one device. */
+static int parse_vsock(struct run_args *a, char *arg)
+{
+	char *save = NULL, *tok;
+	uint64_t cid = 0;
+	bool has_cid = false;
+	int r;
+
+	if (a->vsock.uds_path)
+		return err_set(-EINVAL, "--vsock: only one vsock device per VM");
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "cid=", 4) == 0) {
+			r = parse_u64("--vsock cid", tok + 4, 3, UINT32_MAX - 1, &cid);
+			if (r < 0)
+				return r;
+			has_cid = true;
+		} else if (strncmp(tok, "uds=", 4) == 0 && tok[4]) {
+			a->vsock.uds_path = tok + 4;
+		} else {
+			return err_set(-EINVAL, "--vsock: unknown setting '%s' (expected cid=N,uds=PATH)",
+				       tok);
+		}
+	}
+	if (!has_cid || !a->vsock.uds_path) {
+		a->vsock.uds_path = NULL;
+		return err_set(-EINVAL, "--vsock needs cid=N (3 or more) and uds=PATH, e.g. --vsock "
+			       "cid=3,uds=/tmp/vm.vsock");
+	}
+	a->vsock.cid = cid;
+	return 0;
+}
+
 static int parse_args(struct run_args *a, int argc, char **argv, bool fc_mode)
 {
 	enum { O_KERNEL = 1000, O_INITRD, O_CMDLINE, O_MEMORY, O_VCPUS, O_LOG, O_DISK, O_NET,
 	       O_RNG, O_API_SOCK, O_ID, O_CONFIG, O_CONSOLE_SOCK, O_CONFIG_FILE, O_NO_API,
 	       O_BOOT_TIMER, O_LOG_PATH, O_LEVEL, O_SHOW_LEVEL, O_SHOW_ORIGIN, O_METRICS_PATH,
 	       O_METADATA, O_SECCOMP_FILTER, O_NO_SECCOMP, O_START_US, O_START_CPU_US,
-	       O_PARENT_CPU_US, O_MAX_PAYLOAD, O_MMDS_LIMIT };
+	       O_PARENT_CPU_US, O_MAX_PAYLOAD, O_MMDS_LIMIT, O_VSOCK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "initrd", required_argument, NULL, O_INITRD },
@@ -149,6 +184,7 @@ static int parse_args(struct run_args *a, int argc, char **argv, bool fc_mode)
 		{ "disk", required_argument, NULL, O_DISK },
 		{ "net", required_argument, NULL, O_NET },
 		{ "rng", no_argument, NULL, O_RNG },
+		{ "vsock", required_argument, NULL, O_VSOCK },
 		{ "api-sock", required_argument, NULL, O_API_SOCK },
 		{ "id", required_argument, NULL, O_ID },
 		{ "config", required_argument, NULL, O_CONFIG },
@@ -230,6 +266,11 @@ static int parse_args(struct run_args *a, int argc, char **argv, bool fc_mode)
 			break;
 		case O_RNG:
 			a->rng = true;
+			break;
+		case O_VSOCK:
+			r = parse_vsock(a, optarg);
+			if (r < 0)
+				return r;
 			break;
 		case O_API_SOCK:
 			if (!*optarg)
@@ -335,9 +376,11 @@ static int parse_args(struct run_args *a, int argc, char **argv, bool fc_mode)
 		return err_set(-EINVAL, "--config %s and --config-file %s both describe the VM: "
 			       "keep one", a->config, a->config_file);
 	if (a->config || a->config_file) {
-		if (a->kernel || a->initrd || a->ndisks || a->nnets || a->rng || seen_machine)
+		if (a->kernel || a->initrd || a->ndisks || a->nnets || a->rng || a->vsock.uds_path ||
+		    seen_machine)
 			return err_set(-EINVAL, "%s %s describes the whole VM: drop --kernel, "
-				       "--initrd, --cmdline, --memory, --vcpus, --disk, --net and --rng",
+				       "--initrd, --cmdline, --memory, --vcpus, --disk, --net, --rng and "
+				       "--vsock",
 				       a->config ? "--config" : "--config-file",
 				       a->config ? a->config : a->config_file);
 	}
@@ -384,6 +427,7 @@ void run_args_from_vm_file(struct run_args *a, const struct vm_file *f)
 	memcpy(a->nets, f->nets, sizeof(a->nets));
 	a->nnets = f->nnets;
 	a->rng = f->rng;
+	a->vsock = f->vsock;
 	a->cpu_masks = f->has_cpu_masks ? f->cpu_masks : NULL;
 	if (!a->id && f->name)
 		a->id = f->name;

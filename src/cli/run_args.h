@@ -28,6 +28,7 @@ struct run_args {
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	bool rng;
+	struct vm_vsock_config vsock;   /* uds_path NULL: no --vsock */
 	const char *api_sock;
 	const char *console_sock;
 	const char *id;

@@ -58,7 +58,7 @@ struct fc_config {
 	unsigned int ndrives;
 	struct fc_net nets[VM_MAX_NETS];
 	unsigned int nnets;
-	/* vsock: stored for the vsock device (not wired yet) */
+	/* vsock: the hybrid vsock device (devices/virtio/virtio_vsock.c) */
 	bool has_vsock;
 	uint32_t vsock_cid;
 	char *vsock_uds, *vsock_id;

@@ -318,6 +318,11 @@ int fc_config_to_vm_config(const struct fc_config *c, struct vm_config *out, cha
 		memcpy(out->nets[i].mac, c->nets[i].mac, 6);
 	}
 	out->rng = c->entropy;
+	if (c->has_vsock) {
+		/* guest_cid 0 (what some stacks send for "any") becomes 3, the first free CID. */
+		out->vsock.cid = c->vsock_cid >= 3 ? c->vsock_cid : 3;
+		out->vsock.uds_path = c->vsock_uds;
+	}
 	/* vsock (c->has_vsock, vsock_cid, vsock_uds): the vsock device hooks in here. */
 	return 0;
 }

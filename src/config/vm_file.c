@@ -229,9 +229,34 @@ static int parse_kernel(const struct ctx *c, const struct toml_value *t)
 	return 0;
 }
 
+/* vsock = { cid = N, uds_path = "PATH" } */
+static int parse_vsock(const struct ctx *c, const struct toml_value *v)
+{
+	static const char *const keys[] = { "cid", "uds_path", NULL };
+	const struct toml_value *cid, *path;
+	char *s;
+	int r;
+
+	if ((r = expect(c, v, TOML_TABLE)) < 0 || (r = only_keys(c, v, keys)) < 0)
+		return r;
+	cid = toml_get(v, "cid");
+	path = toml_get(v, "uds_path");
+	if (!cid || !path)
+		return bad(c, v, "needs cid (3 or more) and uds_path, e.g. vsock = { cid = 3, "
+			   "uds_path = \"vm.vsock\" }");
+	if ((r = get_uint(c, cid, 3, UINT32_MAX - 1, &c->f->vsock.cid)) < 0)
+		return r;
+	if ((r = get_path(c, path, &s)) < 0)
+		return r;
+	if ((r = keep_string(c->f, s)) < 0)
+		return r;
+	c->f->vsock.uds_path = s;
+	return 0;
+}
+
 static int parse_devices(const struct ctx *c, const struct toml_value *t)
 {
-	static const char *const keys[] = { "disks", "nets", "rng", NULL };
+	static const char *const keys[] = { "disks", "nets", "rng", "vsock", NULL };
 	const struct toml_value *v;
 	int r = only_keys(c, t, keys);
 
@@ -296,6 +321,8 @@ static int parse_devices(const struct ctx *c, const struct toml_value *t)
 			return r;
 		c->f->rng = v->u.boolean;
 	}
+	if ((v = toml_get(t, "vsock")) && (r = parse_vsock(c, v)) < 0)
+		return r;
 	return 0;
 }
 

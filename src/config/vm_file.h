@@ -16,6 +16,7 @@
  *   disks = ["rootfs.ext4", "data.img,ro"]        # as --disk
  *   nets = ["tap=tap0,mac=06:00:ac:10:00:02"]      # as --net
  *   rng = true                                     # as --rng
+ *   vsock = { cid = 3, uds_path = "vm.vsock" }     # as --vsock cid=3,uds=vm.vsock
  *
  * Unknown sections or keys and wrong types are errors naming file, line and column. */
 #ifndef EMBER_CONFIG_VM_FILE_H
@@ -41,8 +42,9 @@ struct vm_file {
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	bool rng;
-	/* owned strings behind disks[].path and nets[].tap */
-	char *strings[VM_MAX_DISKS + VM_MAX_NETS];
+	struct vm_vsock_config vsock;   /* uds_path NULL: none */
+	/* owned strings behind disks[].path, nets[].tap and vsock.uds_path */
+	char *strings[VM_MAX_DISKS + VM_MAX_NETS + 1];
 	unsigned int nstrings;
 };
 

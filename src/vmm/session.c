@@ -101,6 +101,13 @@ static int config_from_args(struct fc_config *c, const struct run_args *a)
 			return err_set(-ENOMEM, "out of memory");
 	}
 	c->entropy = a->rng;
+	if (a->vsock.uds_path) {
+		c->has_vsock = true;
+		c->vsock_cid = (uint32_t)a->vsock.cid;
+		c->vsock_uds = strdup(a->vsock.uds_path);
+		if (!c->vsock_uds)
+			return err_set(-ENOMEM, "out of memory");
+	}
 	return 0;
 }
 

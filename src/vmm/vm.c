@@ -233,6 +233,19 @@ static int add_virtio_devices(struct vm *vm, char *params, size_t params_size)
 		if (r < 0)
 			return r;
 	}
+	/* virtio-vsock: after the other virtio devices. */
+	if (cfg->vsock.uds_path) {
+		vm->vsock = calloc(1, sizeof(*vm->vsock));
+		if (!vm->vsock)
+			return err_set(-ENOMEM, "out of memory");
+		r = virtio_vsock_open(vm->vsock, cfg->vsock.cid, cfg->vsock.uds_path);
+		if (r < 0)
+			return r;
+		r = attach_virtio(vm, &vm->vsock->mmio, &virtio_vsock_ops, vm->vsock, params,
+				  params_size);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -259,6 +272,12 @@ static void remove_virtio_devices(struct vm *vm)
 	if (vm->rng) {
 		close_virtio_mmio(&vm->rng->mmio);
 		worker_stop(&vm->rng->worker);
+	}
+	if (vm->vsock) {
+		close_virtio_mmio(&vm->vsock->mmio);
+		virtio_vsock_close(vm->vsock);
+		free(vm->vsock);
+		vm->vsock = NULL;
 	}
 	free(vm->blks);
 	free(vm->nets);

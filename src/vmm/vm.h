@@ -18,6 +18,7 @@
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "kvm/kvm.h"
 #include "mem/guest_mem.h"
 #include "vmm/bus.h"
@@ -36,6 +37,12 @@ struct vm_net_config {
 	bool has_mac;
 };
 
+/* virtio-vsock (docs/vsock.md): guest CID and the host Unix socket; uds_path NULL: none. */
+struct vm_vsock_config {
+	uint64_t cid;
+	const char *uds_path;
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;       /* NULL: none */
@@ -50,6 +57,7 @@ struct vm_config {
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	bool rng;
+	struct vm_vsock_config vsock;
 	const uint64_t *cpu_masks; /* NULL, or one host CPU mask per vCPU (thread affinity) */
 	const char *console_sock; /* NULL: no console socket (ember console attaches here) */
 	/* The API server, opened before the VM by its owner (vmm/session.c) on the epoll set
@@ -102,6 +110,7 @@ struct vm {
 	struct virtio_net *nets;
 	unsigned int nnets;
 	struct virtio_rng *rng;
+	struct virtio_vsock *vsock;
 	unsigned int nvirtio;      /* windows and GSIs handed out so far */
 	struct acpi_virtio virtio_windows[ACPI_MAX_VIRTIO]; /* what the DSDT describes */
 	char *cmdline;             /* the final kernel command line */

@@ -19,8 +19,8 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio toml http \
-                      fc_api
+FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio virtio_vsock \
+                      toml http fc_api
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -38,6 +38,9 @@ FUZZ_SRCS_virtqueue := src/devices/virtio/virtqueue.c src/mem/guest_mem.c src/ut
 FUZZ_SRCS_virtio_mmio := src/devices/virtio/virtio_mmio.c $(FUZZ_SRCS_virtqueue)
 FUZZ_SRCS_virtio_blk := src/devices/virtio/virtio_blk.c src/devices/virtio/worker.c \
         $(FUZZ_SRCS_virtio_mmio)
+FUZZ_SRCS_virtio_vsock := src/devices/virtio/virtio_vsock.c src/devices/virtio/vsock_host.c \
+        src/devices/virtio/vsock_conn.c \
+        src/devices/virtio/worker.c $(FUZZ_SRCS_virtio_mmio)
 FUZZ_SRCS_toml := src/config/toml.c src/config/toml_value.c src/util/err.c
 FUZZ_SRCS_fc_config := src/api/api_routes.c src/api/api_preboot.c src/config/fc_config.c \
         src/config/fc_config_doc.c src/util/cmdline.c src/util/err.c src/util/log.c

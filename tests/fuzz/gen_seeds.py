@@ -9,6 +9,7 @@ file is copied from elsewhere.
   virtqueue     2 header bytes + guest memory with split rings (fuzz_virtqueue.c's layout)
   virtio_blk    1 flag byte + guest memory with virtio-blk requests (fuzz_virtio_blk.c)
   virtio_mmio   register programs in fuzz_virtio_mmio.c's encoding (Linux probe, queues)
+  virtio_vsock  record programs in fuzz_virtio_vsock.c's encoding (connects, data, close)
 """
 import os
 import struct
@@ -375,6 +376,52 @@ def virtio_mmio_seeds():
     write("virtio_mmio", "features", feats)
 
 
+# ---- virtio-vsock (fuzz_virtio_vsock.c records) ----
+
+def vhdr(src_port, dst_port, op, length=0, flags=0, buf_alloc=65536, fwd_cnt=0, typ=1,
+         src_cid=3, dst_cid=2):
+    return struct.pack("<QQIIIHHIII", src_cid, dst_cid, src_port, dst_port, length, typ, op,
+                       flags, buf_alloc, fwd_cnt)
+
+
+def vpkt(h, payload=b"", flags=4):
+    return bytes([0, flags]) + h + bytes([len(payload)]) + payload
+
+
+def vrx(n=16, size=255):
+    return bytes([2, n - 1, size])
+
+
+POLL = bytes([3])
+
+
+def virtio_vsock_seeds():
+    REQ, RESP, RST, SHUT, RW, CUPD, CREQ = 1, 2, 3, 4, 5, 6, 7
+    # Guest connects to listening port 1, sends data, the peer answers, guest closes.
+    g = vrx() + vpkt(vhdr(1000, 1, REQ)) + POLL + bytes([4, 2])
+    g += vpkt(vhdr(1000, 1, RW, 5), b"hello") + POLL + bytes([4, 30]) + POLL
+    g += vpkt(vhdr(1000, 1, CREQ)) + POLL + vpkt(vhdr(1000, 1, SHUT, flags=2)) + POLL
+    g += vpkt(vhdr(1000, 1, SHUT, flags=3)) + POLL
+    write("virtio_vsock", "guest-connect-data-close", g)
+    # Host client asks for port 52, the guest accepts (host port 1 << 30), data both ways.
+    line = b"CONNECT 52\n"
+    h = vrx() + bytes([1, len(line)]) + line + POLL
+    h += vpkt(vhdr(52, 1 << 30, RESP)) + POLL + bytes([4, 60]) + POLL
+    h += vpkt(vhdr(52, 1 << 30, RW, 3), b"abc", flags=6) + POLL
+    h += vpkt(vhdr(52, 1 << 30, CUPD, fwd_cnt=3)) + bytes([4, 1]) + POLL + POLL
+    write("virtio_vsock", "host-connect-relay-hangup", h)
+    # Refusal, bad line, unknown ops, wrong CID, SEQPACKET, short rx buffers.
+    r = bytes([2, 0x83, 2]) + vrx(4, 1) + bytes([1, 8]) + b"HELLO 1\n" + POLL
+    r += bytes([1, 11]) + b"connect 99\n" + vrx() + POLL + vpkt(vhdr(99, 1 << 30, RST)) + POLL
+    r += vpkt(vhdr(5, 6, 99)) + vpkt(vhdr(5, 6, REQ, typ=2)) + vpkt(vhdr(5, 6, RW, 9, dst_cid=9), flags=1)
+    r += vpkt(vhdr(7, 1, RW, 200), b"x" * 10, flags=0) + POLL
+    write("virtio_vsock", "refusals-and-malformed", r)
+    # Credit: a guest with a tiny buf_alloc, a peer that writes a lot.
+    c = vrx() + vpkt(vhdr(1001, 1, REQ, buf_alloc=100)) + POLL + bytes([4, 0]) + bytes([4, 255])
+    c += POLL + POLL + vpkt(vhdr(1001, 1, CUPD, buf_alloc=100, fwd_cnt=100)) + POLL + vrx() + POLL
+    write("virtio_vsock", "credit-small-guest-buffer", c)
+
+
 def main():
     kernel_seeds()
     serial_seeds()
@@ -382,6 +429,7 @@ def main():
     virtqueue_seeds()
     virtio_blk_seeds()
     virtio_mmio_seeds()
+    virtio_vsock_seeds()
     return 0
 
 

@@ -491,6 +491,85 @@ PY
 }
 virtio_net_case
 
+# virtio-vsock (guests/virtio_blk.c ember.test=vsock) against a Unix peer (python3): the
+# guest connects to host port 1234 (the peer listens at <uds>_1234, reads
+# "EMBER-VSOCK-HELLO", answers "EMBER-VSOCK-WORLD", hangs up), then the peer connects
+# to the uds with "CONNECT 4321", expects "OK <port>", sends "PING", reads "PONG".
+virtio_vsock_case() {
+    local name=virtio-vsock peer uds=$TMP/v.sock
+    selected "$name" || return 0
+    if ! command -v python3 >/dev/null; then
+        echo "SKIP $name: needs python3 (NOT TESTED)"
+        return 0
+    fi
+    cat >"$TMP/vsockpeer.py" <<'PY'
+import socket, sys
+uds, t = sys.argv[1], float(sys.argv[2])
+l = socket.socket(socket.AF_UNIX)
+l.bind(uds + "_1234")
+l.listen(1)
+l.settimeout(t)
+print("READY", flush=True)
+c, _ = l.accept()
+c.settimeout(t)
+data = b""
+while len(data) < 17:
+    d = c.recv(17 - len(data))
+    if not d:
+        break
+    data += d
+print("GUEST SAID " + data.decode(errors="replace"), flush=True)
+c.sendall(b"EMBER-VSOCK-WORLD")
+c.close()
+h = socket.socket(socket.AF_UNIX)
+h.settimeout(t)
+h.connect(uds)
+h.sendall(b"CONNECT 4321\n")
+line = b""
+while not line.endswith(b"\n"):
+    d = h.recv(1)
+    if not d:
+        break
+    line += d
+print("HOST GOT " + line.decode(errors="replace").strip(), flush=True)
+h.sendall(b"PING")
+r = b""
+while len(r) < 4:
+    d = h.recv(4 - len(r))
+    if not d:
+        break
+    r += d
+print("HOST RECEIVED " + r.decode(errors="replace"), flush=True)
+h.close()
+PY
+    python3 "$TMP/vsockpeer.py" "$uds" "$TIMEOUT" >"$TMP/vsockpeer.out" 2>&1 &
+    peer=$!
+    for _ in $(seq 1 50); do
+        grep -q READY "$TMP/vsockpeer.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    run_ember "$name" /dev/null --kernel "$GUESTS/virtio_blk.elf" \
+        --vsock "cid=7,uds=$uds" --cmdline "ember.test=vsock"
+    kill "$peer" 2>/dev/null
+    wait "$peer" 2>/dev/null
+    expect_success
+    expect_line "VIRTIO 19 at 0xd0000000 gsi 5"
+    expect_line "VSOCK cid=7"
+    expect_line "VSOCK connected to host port 1234"
+    expect_line "VSOCK received EMBER-VSOCK-WORLD"
+    expect_line "VSOCK shutdown send=1"
+    expect_line "VSOCK host connection PING PONG"
+    grep -qx "GUEST SAID EMBER-VSOCK-HELLO" "$TMP/vsockpeer.out" ||
+        why "the peer did not get the guest's bytes: $(tail_of "$TMP/vsockpeer.out")"
+    grep -Eqx "HOST GOT OK [0-9]+" "$TMP/vsockpeer.out" ||
+        why "no OK line for CONNECT: $(tail_of "$TMP/vsockpeer.out")"
+    grep -qx "HOST RECEIVED PONG" "$TMP/vsockpeer.out" ||
+        why "the peer did not get PONG: $(tail_of "$TMP/vsockpeer.out")"
+    [ ! -e "$uds" ] || why "Ember left its socket $uds behind"
+    finish "$name"
+}
+virtio_vsock_case
+
 # ---------------------------------------------------------------------------------------
 # How a guest ends
 
@@ -584,6 +663,10 @@ bad_case bad-disk-missing      'no-such-disk.*(no such file|create)' --kernel "$
 bad_case bad-disk-odd-size     'odd-size.*512'       --kernel "$GUESTS/bootinfo.elf" --disk "$B/odd-size.img"
 bad_case bad-disk-directory    "$B"                  --kernel "$GUESTS/bootinfo.elf" --disk "$B"
 bad_case bad-net-missing-tap   'embernotap0.*(no such tap|ip tuntap)' --kernel "$GUESTS/bootinfo.elf" --net tap=embernotap0
+bad_case bad-vsock-cid         'cid 2.*3'            --kernel "$GUESTS/bootinfo.elf" --vsock "cid=2,uds=$B/v.sock"
+touch "$B/taken.sock"
+bad_case bad-vsock-uds-exists  'taken.sock.*exists'  --kernel "$GUESTS/bootinfo.elf" --vsock "cid=3,uds=$B/taken.sock"
+bad_case bad-vsock-uds-nodir   'no-such-dir.*director' --kernel "$GUESTS/bootinfo.elf" --vsock "cid=3,uds=$B/no-such-dir/v.sock"
 
 # /dev/kvm absent (a private mount namespace with an empty /dev) and not writable (run as
 # nobody: the device is root's, mode 0600). Both need root to set up.

@@ -190,6 +190,21 @@ case "$action" in
         net_up eth1 10.0.3.2 10.0.3.1
         poweroff -f
         ;;
+    vsock)
+        # virtio-vsock (tests/nested/vsock_echo.c): an echo server on vsock port
+        # 6000 for the nested host's 1 + 16 host-initiated connections, then
+        # guest-initiated streams to the host's echo server on port 5000: one of
+        # 4 MiB, then 16 at once of 256 KiB each.
+        vsock_echo serve-vsock 6000 17 > /tmp/vsock-serve.out 2>&1 &
+        srv=$!
+        echo "INNER-VSOCK-G2H-1 $(vsock_echo client-vsock 2 5000 4194304 1 2>&1 | tail -n 1)"
+        echo "INNER-VSOCK-G2H-16 $(vsock_echo client-vsock 2 5000 262144 16 2>&1 | tail -n 1)"
+        i=0
+        while kill -0 "$srv" 2>/dev/null && [ $i -lt 180 ]; do sleep 1; i=$((i + 1)); done
+        echo "INNER-VSOCK-SERVED $(tail -n 1 /tmp/vsock-serve.out)"
+        sleep 2  # the last closes reach the host before the VM ends
+        poweroff -f
+        ;;
     tick)
         # The kernel reboots at once on Ctrl-Alt-Del (instead of sending init
         # a SIGINT): how `ember up` stops its fleet.

@@ -27,7 +27,8 @@ KVM_MODULES=(irqbypass kvm ccp kvm-amd)
 # back). Kept apart from the KVM set, in modules-extra/, built on demand from
 # the cached .deb so that an existing cache directory stays valid.
 EXTRA_MODULES=(virtio_ring virtio virtio_mmio virtio_blk virtio-rng failover net_failover
-               virtio_net crc16 mbcache jbd2 crc32c_generic ext4 tun loop)
+               virtio_net crc16 mbcache jbd2 crc32c_generic ext4 tun loop
+               vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
 
 # Reads the `depends=` modinfo string of a .ko (comma separated module names).
 ko_depends() {
@@ -146,13 +147,18 @@ kernel_fetch() {
 # their load order) exists; extracted from the cached .deb, published atomically.
 kernel_extra_modules() {
     local dir=$KERNEL_DIR/modules-extra tmp
-    [ -f "$dir/order" ] && return 0
+    # A cache made for another module list (modules.list) is rebuilt.
+    [ -f "$dir/order" ] && [ "$(cat "$dir/modules.list" 2>/dev/null)" = "${EXTRA_MODULES[*]}" ] &&
+        return 0
     tmp=$(mktemp -d "$KERNEL_DIR/.extra.XXXXXX")
     dpkg-deb -x "$KERNEL_DIR"/linux-image-*.deb "$tmp/x"
     collect_modules "$tmp/x/lib/modules" "$tmp/m" "${EXTRA_MODULES[@]}"
     rm -rf "$tmp/x"
+    echo "${EXTRA_MODULES[*]}" > "$tmp/m/modules.list"
+    [ -f "$dir/modules.list" ] || rm -rf "$dir"   # an older cache without the list
     if ! mv -T "$tmp/m" "$dir" 2>/dev/null; then
-        [ -f "$dir/order" ] || die "cannot publish $dir"
+        [ "$(cat "$dir/modules.list" 2>/dev/null)" = "${EXTRA_MODULES[*]}" ] ||
+            die "cannot publish $dir"
     fi
     rm -rf "$tmp"
 }

@@ -85,6 +85,13 @@ build_tstamp() {
     gcc -static -O2 -Wall -Wextra -o "$out" "$NESTED_DIR/tstamp.c"
 }
 
+# Compiles vsock_echo.c statically: the vsock case runs it in the inner guest
+# (AF_VSOCK) and in the nested host (AF_UNIX, Ember's hybrid socket).
+build_vsock_echo() {
+    local out=$1
+    gcc -static -O2 -Wall -Wextra -pthread -o "$out" "$NESTED_DIR/vsock_echo.c"
+}
+
 # Copies an executable to ROOT/DEST and the shared libraries ldd lists for it
 # to the same paths under ROOT (the dynamic loader searches those paths).
 copy_with_libs() {
@@ -147,6 +154,9 @@ build_inner_initramfs() {
         mkdir -p "$root/modules"
         cp "$mods"/*.ko "$mods/order" "$root/modules/"
     fi
+    # The vsock case's helper, when built next to OUT (build_vsock_echo).
+    [ -x "$(dirname "$out")/vsock_echo" ] &&
+        install -m 755 "$(dirname "$out")/vsock_echo" "$root/bin/vsock_echo"
     pack_cpio "$root" "$out"
     rm -rf "$root"
 }
@@ -202,6 +212,8 @@ build_outer_initramfs() {
     cp "$inner" "$root/nested/inner.cpio"
     cp "$inner.sha256" "$root/nested/inner.cpio.sha256"
     install -m 755 "$tstamp" "$root/bin/tstamp"
+    [ -x "$(dirname "$inner")/vsock_echo" ] &&
+        install -m 755 "$(dirname "$inner")/vsock_echo" "$root/bin/vsock_echo"
     if [ -n "$ember" ]; then
         copy_with_libs "$ember" "$root" /bin/ember
     fi

@@ -79,6 +79,7 @@ CASES=(
     virtio-rng:4096:1
     virtio-net:4096:1
     virtio-multi:4096:1
+    virtio-vsock:4096:1
 )
 # Cases run only when NESTED_CASES names them.
 CASES_OPT=(
@@ -113,6 +114,7 @@ prepare() {
     mkdir -p "$NESTED_WORK/logs"
     log "building images in $NESTED_WORK"
     build_tstamp "$NESTED_WORK/tstamp"
+    build_vsock_echo "$NESTED_WORK/vsock_echo"
     INNER_INITRD=$NESTED_WORK/inner.cpio
     build_disk_images "$NESTED_WORK"
     build_inner_initramfs "$INNER_INITRD" "$KERNEL_DIR/modules-extra"

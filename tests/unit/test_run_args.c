@@ -1,6 +1,7 @@
 /* `ember run` argument parsing and the guest command line. The parser uses getopt_long,
  * whose state is global: parsing twice in one process (as these tests do) must work. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,4 +347,42 @@ TEST(firecracker_mode_defaults)
 	CHECK_NULL(a.api_sock);
 	REQUIRE_EQ_INT(run_args_parse_fc(&a, 3, argv3), 0);
 	CHECK_STR_EQ(a.api_sock, "rel.sock");
+}
+
+/* --vsock's value is split in place (as --net's): writable copies, as a real argv. */
+static char *vs(const char *v)
+{
+	static char bufs[8][64];
+	static unsigned int n;
+	char *b = bufs[n++ % 8];
+
+	snprintf(b, sizeof(bufs[0]), "%s", v);
+	return b;
+}
+
+TEST(vsock_option)
+{
+	struct run_args a;
+
+	REQUIRE_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=3,uds=/tmp/v.sock")), 0);
+	CHECK_EQ_U64(a.vsock.cid, 3);
+	CHECK_STR_EQ(a.vsock.uds_path, "/tmp/v.sock");
+	REQUIRE_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("uds=/v,cid=4294967294")), 0);
+	CHECK_EQ_U64(a.vsock.cid, 4294967294u);
+	REQUIRE_EQ_INT(PARSE(&a, "--kernel", "k"), 0);
+	CHECK_NULL(a.vsock.uds_path);
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=2,uds=/v")), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--vsock cid 2: expected a whole number from 3 to");
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=4294967295,uds=/v")), -EINVAL);
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=3")), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--vsock needs cid=N (3 or more) and uds=PATH");
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("uds=/v")), -EINVAL);
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=3,uds=")), -EINVAL);
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=3,uds=/v,port=1")), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "unknown setting 'port=1'");
+	CHECK_EQ_INT(PARSE(&a, "--kernel", "k", "--vsock", vs("cid=3,uds=/a"), "--vsock",
+			   vs("cid=4,uds=/b")), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "only one vsock device");
+	CHECK_EQ_INT(PARSE(&a, "--config", "vm.toml", "--vsock", vs("cid=3,uds=/a")), -EINVAL);
+	CHECK_STR_CONTAINS(err_msg(), "--vsock");
 }

@@ -336,7 +336,7 @@ TEST(unknown_key)
 {
 	CHECK_ERR("[base]\nid = 1\n  cpus = 2\n" KERNEL, "t.toml:3:3: base.cpus: ", "unknown key");
 	CHECK_ERR(KERNEL "memory = 128\n", "t.toml:3:1: kernel.memory: ", "unknown key");
-	CHECK_ERR(KERNEL "[devices]\nrng = true\nvsock = 3\n", "t.toml:5:1: devices.vsock: ",
+	CHECK_ERR(KERNEL "[devices]\nrng = true\nballoon = 3\n", "t.toml:5:1: devices.balloon: ",
 		  "unknown key");
 }
 
@@ -576,4 +576,26 @@ TEST(load_errors)
 	CHECK(vm_file_load(&f, tmpdir) < 0);   /* a directory */
 	CHECK_STR_CONTAINS(err_msg(), "not a regular file");
 	rmdir(tmpdir);
+}
+
+TEST(vsock_device)
+{
+	struct vm_file f;
+
+	REQUIRE_EQ_INT(parse_dir(&f, KERNEL "[devices]\nvsock = { cid = 7, uds_path = \"v.sock\" }\n",
+				 "/srv/vms"), 0);
+	CHECK_EQ_U64(f.vsock.cid, 7);
+	CHECK_STR_EQ(f.vsock.uds_path, "/srv/vms/v.sock");
+	vm_file_free(&f);
+	REQUIRE_EQ_INT(parse(&f, KERNEL), 0);
+	CHECK_NULL(f.vsock.uds_path);
+	vm_file_free(&f);
+	CHECK_ERR(KERNEL "[devices]\nvsock = 3\n", "t.toml:4:1: devices.vsock: ",
+		  "expected a table, found integer");
+	CHECK_ERR(KERNEL "[devices]\nvsock = { cid = 3 }\n", "t.toml:4:1: devices.vsock: ",
+		  "needs cid (3 or more) and uds_path");
+	CHECK_ERR(KERNEL "[devices]\nvsock = { cid = 2, uds_path = \"v\" }\n",
+		  "t.toml:4:11: devices.vsock.cid: ", "out of range (3 to 4294967294)");
+	CHECK_ERR(KERNEL "[devices]\nvsock = { cid = 3, uds_path = \"v\", port = 1 }\n",
+		  "t.toml:4:36: devices.vsock.port: ", "unknown key");
 }
