@@ -702,7 +702,7 @@ bool mmds_stack_has_output(struct mmds_stack *st)
 
 size_t mmds_stack_tx_to_guest(struct mmds_stack *st, uint8_t *buf, size_t cap)
 {
-	size_t hdrs = ETH_HLEN + IP_HLEN + TCP_HLEN + 4, n;
+	size_t hdrs = ETH_HLEN + IP_HLEN + TCP_HLEN, n;   /* a SYN-ACK's 4 more fit in MIN */
 	uint32_t ip;
 
 	if (cap < MMDS_FRAME_MIN)
