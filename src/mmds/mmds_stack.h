@@ -44,7 +44,7 @@
 #define MMDS_DUPACKS 2
 #define MMDS_FRAME_MAX 1514       /* largest frame MMDS sends (Ethernet header included) */
 #define MMDS_FRAME_MIN 64         /* a buffer smaller than this takes no MMDS frame */
-#define MMDS_MATCH_PEEK 34        /* bytes mmds_stack_match() needs to decide */
+#define MMDS_MATCH_PEEK 42        /* bytes mmds_stack_match() needs to decide (ARP) */
 
 extern const uint8_t MMDS_MAC[6];   /* 06:01:23:45:67:01, locally administered */
 

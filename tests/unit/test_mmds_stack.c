@@ -343,6 +343,27 @@ TEST(arp_request_for_mmds_is_answered)
 	mmds_store_free(s);
 }
 
+TEST(match_decides_from_the_first_peek_bytes)
+{
+	struct mmds_store *s = new_store("V1");
+	struct mmds_stack *st = s ? mmds_stack_new(s) : NULL;
+	uint8_t f[128] = { 0 };
+	size_t n;
+
+	REQUIRE_NOT_NULL(st);
+	w16(f + 12, 0x0806);
+	w32(f + 38, MMDS_IP);
+	CHECK(mmds_stack_match(st, f, MMDS_MATCH_PEEK));           /* ARP: target at 38 */
+	CHECK(!mmds_stack_match(st, f, MMDS_MATCH_PEEK - 1));
+	n = mk_tcp(f, MMDS_IP, 40000, 80, 1, 0, F_SYN, 1000, 0, NULL, 0);
+	CHECK(n >= MMDS_MATCH_PEEK);
+	CHECK(mmds_stack_match(st, f, MMDS_MATCH_PEEK));
+	CHECK(mmds_stack_match(st, f, 34));
+	CHECK(!mmds_stack_match(st, f, 33));
+	mmds_stack_free(st);
+	mmds_store_free(s);
+}
+
 TEST(configured_address_is_used)
 {
 	struct mmds_store *s = new_store("V1");

@@ -5,12 +5,14 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mmds/mmds_stack.h"
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -20,6 +22,9 @@
 #define TXQ 1
 #define VNET_HDR_LEN 12           /* struct virtio_net_hdr_v1 (num_buffers included) */
 #define NUM_BUFFERS_OFFSET 10
+/* The largest guest frame MMDS looks at in full (a TSO frame: 64 KiB of IP packet);
+ * longer ones reach it truncated, so it drops them. */
+#define MMDS_GUEST_FRAME_MAX (14 + 65535)
 
 #define VIRTIO_NET_F_CSUM 0
 #define VIRTIO_NET_F_GUEST_CSUM 1
@@ -105,6 +110,56 @@ void virtio_net_close(struct virtio_net *n)
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;
+	free(n->mmds_frame);
+	n->mmds_frame = NULL;
+	n->mmds = NULL;
+}
+
+int virtio_net_attach_mmds(struct virtio_net *n, struct mmds_stack *st)
+{
+	if (n->worker.running)
+		return -EBUSY;
+	if (!n->mmds_frame) {
+		n->mmds_frame = malloc(MMDS_GUEST_FRAME_MAX);
+		if (!n->mmds_frame)
+			return -ENOMEM;
+	}
+	n->mmds = st;
+	return 0;
+}
+
+/* A transmitted chain (virtio header + frame): MMDS's? Then the stack takes it. */
+static bool tx_to_mmds(struct virtio_net *n, const struct vq_chain *c)
+{
+	uint8_t peek[VNET_HDR_LEN + MMDS_MATCH_PEEK];
+	uint64_t got = vq_chain_read(c, 0, peek, sizeof(peek)), len;
+
+	if (got < VNET_HDR_LEN ||
+	    !mmds_stack_match(n->mmds, peek + VNET_HDR_LEN, (size_t)(got - VNET_HDR_LEN)))
+		return false;
+	/* Copied first: the guest may change its buffers while the stack reads. */
+	len = vq_chain_read(c, VNET_HDR_LEN, n->mmds_frame, MMDS_GUEST_FRAME_MAX);
+	mmds_stack_rx_from_guest(n->mmds, n->mmds_frame, (size_t)len);
+	n->mmds_rx++;
+	return true;
+}
+
+/* Fills an rx chain with MMDS's next frame, behind a zeroed virtio header (no offload
+ * flags: MMDS's checksums are complete). Returns the bytes written, 0 if none. */
+static ssize_t rx_from_mmds(struct virtio_net *n, const struct vq_chain *c)
+{
+	uint8_t buf[VNET_HDR_LEN + MMDS_FRAME_MAX];
+	uint64_t room = c->in_len - VNET_HDR_LEN;
+	size_t len = mmds_stack_tx_to_guest(n->mmds, buf + VNET_HDR_LEN,
+					    room < MMDS_FRAME_MAX ? (size_t)room : MMDS_FRAME_MAX);
+
+	if (!len)
+		return 0;
+	memset(buf, 0, VNET_HDR_LEN);
+	buf[NUM_BUFFERS_OFFSET] = 1;    /* num_buffers, little endian */
+	vq_chain_write(c, 0, buf, VNET_HDR_LEN + len);
+	n->mmds_tx++;
+	return (ssize_t)(VNET_HDR_LEN + len);
 }
 
 static void tx_process(struct virtio_net *n)
@@ -117,10 +172,14 @@ static void tx_process(struct virtio_net *n)
 		vq_enable_notify(q, false);
 		while ((r = vq_pop(q, &c)) > 0) {
 			/* The readable part is header + frame, exactly what the tap takes. */
-			if (c.out_len < VNET_HDR_LEN || writev(n->tap_fd, c.iov, (int)c.n_out) < 0)
+			if (c.out_len >= VNET_HDR_LEN && n->mmds && tx_to_mmds(n, &c)) {
+				/* MMDS's: the tap never sees it */
+			} else if (c.out_len < VNET_HDR_LEN ||
+				   writev(n->tap_fd, c.iov, (int)c.n_out) < 0) {
 				n->tx_dropped++;
-			else
+			} else {
 				n->tx_packets++;
+			}
 			vq_push(q, c.head, 0);
 		}
 		virtio_mmio_notify_used(&n->mmio, q);
@@ -129,6 +188,17 @@ static void tx_process(struct virtio_net *n)
 			return;
 		}
 	} while (vq_enable_notify(q, true));
+}
+
+static void rx_process(struct virtio_net *n);
+
+/* After the guest transmitted: MMDS may have answers for it (when the guest has no rx
+ * buffers, its next rx kick delivers them). */
+static void tx_then_mmds(struct virtio_net *n)
+{
+	tx_process(n);
+	if (n->mmds && !n->rx_wait && mmds_stack_has_output(n->mmds))
+		rx_process(n);
 }
 
 /* Moves packets from the tap into rx buffers until one side runs dry. */
@@ -160,16 +230,21 @@ static void rx_process(struct virtio_net *n)
 			pushed = true;
 			continue;
 		}
-		len = readv(n->tap_fd, &c.iov[c.n_out], (int)(c.n - c.n_out));
-		if (len < 0) {
-			/* Nothing to read (or an error): give the chain back unused. */
-			vq_unpop(q);
-			break;
-		}
-		{
+		/* With MMDS attached, its frames and the tap's take turns. */
+		len = n->mmds && n->mmds_turn ? rx_from_mmds(n, &c) : 0;
+		if (len > 0) {
+			n->mmds_turn = false;
+		} else if ((len = readv(n->tap_fd, &c.iov[c.n_out], (int)(c.n - c.n_out))) >= 0) {
 			uint16_t one = 1;  /* num_buffers: the tap leaves it alone */
 
 			vq_chain_write(&c, NUM_BUFFERS_OFFSET, &one, sizeof(one));
+			n->mmds_turn = true;
+		} else if (n->mmds && (len = rx_from_mmds(n, &c)) > 0) {
+			n->mmds_turn = false;
+		} else {
+			/* Nothing to read (or an error): give the chain back unused. */
+			vq_unpop(q);
+			break;
 		}
 		vq_push(q, c.head, (uint32_t)len);
 		n->rx_packets++;
@@ -195,7 +270,7 @@ static void net_event(void *dev, unsigned int idx)
 		break;
 	case FD_TX_KICK:
 		eventfd_drain(n->mmio.notify_fd[TXQ]);
-		tx_process(n);
+		tx_then_mmds(n);
 		break;
 	case FD_TAP:
 		if (n->worker.pfd[FD_TAP].revents & (POLLERR | POLLHUP | POLLNVAL)) {

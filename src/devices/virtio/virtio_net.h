@@ -12,6 +12,8 @@
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/worker.h"
 
+struct mmds_stack;
+
 struct virtio_net {
 	struct virtio_mmio mmio;
 	struct worker worker;
@@ -20,11 +22,20 @@ struct virtio_net {
 	uint8_t mac[6];
 	bool rx_wait;           /* no rx buffers: waiting for the guest's rx kick */
 	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
+	/* MMDS (docs/mmds.md), when attached: frames for it never reach the tap; its
+	 * answers go into the rx queue between the tap's packets. */
+	struct mmds_stack *mmds;
+	uint8_t *mmds_frame;    /* copy of a guest frame for the stack */
+	bool mmds_turn;         /* the next rx buffer goes to MMDS if it has a frame */
+	uint64_t mmds_rx, mmds_tx;
 };
 
 /* Attaches to tap NAME; mac NULL picks a locally administered one from index. */
 int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, unsigned int index);
 void virtio_net_close(struct virtio_net *n);
+/* Serves MMDS on this interface through st (not owned; it must outlive the device).
+ * Before the device is activated (the guest driver starts): -EBUSY after. 0, -ENOMEM. */
+int virtio_net_attach_mmds(struct virtio_net *n, struct mmds_stack *st);
 extern const struct virtio_device_ops virtio_net_ops;
 
 /* Parses "aa:bb:cc:dd:ee:ff"; 0 or -EINVAL. */
