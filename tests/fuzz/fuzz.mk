@@ -19,7 +19,8 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio toml http
+FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio toml http \
+                      mmds_http mmds_stack
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -39,6 +40,8 @@ FUZZ_SRCS_virtio_blk := src/devices/virtio/virtio_blk.c src/devices/virtio/worke
         $(FUZZ_SRCS_virtio_mmio)
 FUZZ_SRCS_toml := src/config/toml.c src/config/toml_value.c src/util/err.c
 FUZZ_SRCS_http := src/api/http.c src/api/api_routes.c
+FUZZ_SRCS_mmds_http := src/mmds/mmds_http.c src/mmds/mmds_store.c
+FUZZ_SRCS_mmds_stack := src/mmds/mmds_stack.c $(FUZZ_SRCS_mmds_http)
 
 FUZZ_HEADERS := $(shell find src -name '*.h')
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
