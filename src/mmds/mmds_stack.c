@@ -36,6 +36,7 @@ struct conn {
 	/* Send side. Sequence space: iss (SYN), then the response bytes out[out_off..out_len)
 	 * starting at out_seq, then our FIN at fin_seq. */
 	uint32_t iss, snd_una, snd_nxt, fin_seq;
+	uint32_t snd_max;           /* highest sequence number sent (snd_nxt may rewind) */
 	uint16_t snd_wnd, mss;
 	char *out;                  /* the response being sent, malloc'd */
 	size_t out_off, out_len;    /* out[out_off] has sequence number out_seq */
@@ -43,7 +44,7 @@ struct conn {
 	unsigned int dupacks;
 	bool need_synack, need_ack;
 	bool close_after;           /* send FIN once the response is out */
-	bool fin_sent, fin_acked;
+	bool fin_sent, fin_acked;   /* fin_sent: our FIN has sequence number fin_seq */
 
 	/* Receive side. */
 	uint32_t irs, rcv_nxt;
@@ -381,6 +382,7 @@ static void conn_open(struct mmds_stack *st, const struct seg *s, uint64_t now)
 		 (uint32_t)(now * 250u);
 	c->snd_una = c->iss;
 	c->snd_nxt = c->iss + 1;
+	c->snd_max = c->iss + 1;
 	c->out_seq = c->iss + 1;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
@@ -423,10 +425,12 @@ static void conn_input(struct mmds_stack *st, struct conn *c, const struct seg *
 	if (!(s->flags & TH_ACK))
 		return;
 	/* The acknowledgment. */
-	if (seq_lt(c->snd_nxt, s->ack)) {
+	if (seq_lt(c->snd_max, s->ack)) {
 		c->need_ack = true;      /* acknowledges what was never sent */
 		return;
 	}
+	if (seq_lt(c->snd_nxt, s->ack))
+		c->snd_nxt = s->ack;     /* sent before a rewind, and it arrived after all */
 	if (c->state == C_SYN_RCVD && !seq_lt(c->iss, s->ack)) {
 		send_rst(st, s);         /* does not acknowledge our SYN */
 		return;
@@ -438,9 +442,7 @@ static void conn_input(struct mmds_stack *st, struct conn *c, const struct seg *
 		if (s->len == 0 && !(s->flags & TH_FIN) && s->wnd == c->snd_wnd &&
 		    c->snd_nxt != c->snd_una && ++c->dupacks >= MMDS_DUPACKS) {
 			/* The guest keeps asking for snd_una: send again from there. */
-			c->snd_nxt = c->snd_una;
-			if (c->fin_sent && !c->fin_acked)
-				c->fin_sent = false;
+			c->snd_nxt = c->snd_una;   /* a FIN already sent goes again at fin_seq */
 			c->dupacks = 0;
 		}
 		c->snd_wnd = s->wnd;
@@ -664,7 +666,7 @@ static uint8_t conn_next(const struct conn *c, size_t max, size_t *plen)
 	if (c->need_synack)
 		return TH_SYN | TH_ACK;
 	if (c->state != C_OPEN)
-		return c->need_ack ? TH_ACK : 0;
+		return c->need_ack ? TH_SYN | TH_ACK : 0;   /* our SYN again */
 	if (c->out && seq_le(c->out_seq, c->snd_nxt)) {
 		uint32_t end = c->out_seq + (uint32_t)(c->out_len - c->out_off);
 		uint32_t unsent = seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
@@ -683,7 +685,9 @@ static uint8_t conn_next(const struct conn *c, size_t max, size_t *plen)
 		if (unsent)
 			return c->need_ack ? TH_ACK : 0;   /* window closed */
 	}
-	if (c->close_after && !c->fin_sent && !c->out)
+	/* Here every byte of the response was sent: the FIN follows at once. */
+	if (c->close_after && (!c->out || seq_le(c->out_seq, c->snd_nxt)) &&
+	    (!c->fin_sent || c->snd_nxt == c->fin_seq))
 		return TH_FIN | TH_ACK;
 	return c->need_ack ? TH_ACK : 0;
 }
@@ -741,6 +745,8 @@ size_t mmds_stack_tx_to_guest(struct mmds_stack *st, uint8_t *buf, size_t cap)
 				      c->guest_port, c->snd_nxt, c->rcv_nxt, flags, rcv_wnd(c), 0,
 				      p, plen);
 			c->snd_nxt += (uint32_t)plen;
+			if (seq_lt(c->snd_max, c->snd_nxt))
+				c->snd_max = c->snd_nxt;
 		} else if (flags & TH_FIN) {
 			n = build_tcp(st, buf, c->guest_mac, ip, c->guest_ip, HTTP_PORT,
 				      c->guest_port, c->snd_nxt, c->rcv_nxt, flags, rcv_wnd(c), 0,
@@ -748,6 +754,8 @@ size_t mmds_stack_tx_to_guest(struct mmds_stack *st, uint8_t *buf, size_t cap)
 			c->fin_sent = true;
 			c->fin_seq = c->snd_nxt;
 			c->snd_nxt++;
+			if (seq_lt(c->snd_max, c->snd_nxt))
+				c->snd_max = c->snd_nxt;
 		} else {
 			n = build_tcp(st, buf, c->guest_mac, ip, c->guest_ip, HTTP_PORT,
 				      c->guest_port, c->snd_nxt, c->rcv_nxt, flags, rcv_wnd(c), 0,

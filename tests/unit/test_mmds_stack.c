@@ -691,6 +691,92 @@ TEST(duplicate_acks_make_mmds_resend)
 	mmds_store_free(s);
 }
 
+/* Sends the request with Connection: close and pulls the answer and the FIN without
+ * acknowledging them; returns the FIN's sequence number, the first data byte in *first. */
+static uint32_t close_unacked(struct gconn *g, uint32_t *first, size_t *dlen)
+{
+	struct out o;
+	uint32_t fin = 0;
+
+	*dlen = 0;
+	*first = 0;
+	gsend(g, F_ACK | F_PSH, "GET /latest HTTP/1.1\r\nConnection: close\r\n\r\n", 45);
+	while (pull(g->st, &o)) {
+		if (o.dlen && !*dlen)
+			*first = o.seq;
+		*dlen += o.dlen;
+		if (o.flags & F_FIN)
+			fin = o.seq + (uint32_t)o.dlen;
+	}
+	return fin;
+}
+
+TEST(resend_after_close_includes_the_fin)
+{
+	struct mmds_store *s = new_store("V1");
+	struct mmds_stack *st = s ? mmds_stack_new(s) : NULL;
+	static struct gconn g;
+	struct out o;
+	uint32_t first, fin;
+	size_t dlen, again = 0;
+	bool fin_again = false;
+
+	REQUIRE_NOT_NULL(st);
+	REQUIRE(connect_(&g, st, 44250, 1460));
+	fin = close_unacked(&g, &first, &dlen);
+	REQUIRE(dlen > 0);
+	CHECK_EQ_U64(fin, first + dlen);
+	gsend(&g, F_ACK, NULL, 0);
+	gsend(&g, F_ACK, NULL, 0);                 /* the guest still wants `first` */
+	while (pull(st, &o)) {
+		if (o.dlen && !again)
+			CHECK_EQ_U64(o.seq, first);
+		again += o.dlen;
+		if (o.flags & F_FIN) {
+			fin_again = true;
+			CHECK_EQ_U64(o.seq + o.dlen, fin);
+		}
+	}
+	CHECK_EQ_U64(again, dlen);
+	CHECK(fin_again);
+	/* Everything acknowledged, then the guest's FIN: closed. */
+	g.rcv_nxt = fin + 1;
+	gsend(&g, F_ACK | F_FIN, NULL, 0);
+	REQUIRE(pull(st, &o));
+	CHECK_EQ_U64(o.flags, F_ACK);
+	CHECK_EQ_U64(o.seq, fin + 1);
+	CHECK_EQ_INT(mmds_stack_conns(st), 0);
+	mmds_stack_free(st);
+	mmds_store_free(s);
+}
+
+TEST(ack_for_what_was_sent_before_a_resend_is_taken)
+{
+	struct mmds_store *s = new_store("V1");
+	struct mmds_stack *st = s ? mmds_stack_new(s) : NULL;
+	static struct gconn g;
+	struct out o;
+	uint32_t first, fin;
+	size_t dlen;
+
+	REQUIRE_NOT_NULL(st);
+	REQUIRE(connect_(&g, st, 44260, 1460));
+	fin = close_unacked(&g, &first, &dlen);
+	gsend(&g, F_ACK, NULL, 0);
+	gsend(&g, F_ACK, NULL, 0);                 /* MMDS rewinds... */
+	g.rcv_nxt = fin + 1;
+	gsend(&g, F_ACK, NULL, 0);                 /* ...but everything had arrived */
+	CHECK(!mmds_stack_has_output(st));
+	CHECK_EQ_INT(mmds_stack_conns(st), 1);
+	gsend(&g, F_ACK | F_FIN, NULL, 0);
+	REQUIRE(pull(st, &o));
+	CHECK_EQ_U64(o.flags, F_ACK);
+	CHECK_EQ_U64(o.seq, fin + 1);
+	CHECK_EQ_INT(mmds_stack_conns(st), 0);
+	mmds_stack_free(st);
+	mmds_store_free(s);
+}
+
 TEST(out_of_order_and_old_data)
 {
 	struct mmds_store *s = new_store("V1");
