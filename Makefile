@@ -8,6 +8,7 @@
 #   make check-toml   the toml-test conformance vectors (TOML 1.0.0)
 #   make check-api    the API socket against a live VM
 #   make check-fleet  ember up and the fleet commands against live VMs
+#   make check-mmds   MMDS against the host kernel's TCP/IP stack in a network namespace
 #   make check-fuzz   short libFuzzer runs over every parser of untrusted input
 #   make check-nested tier 3: Debian's stock kernel on real KVM inside the nested test host
 #   make demo         boot a Linux guest to a shell (nested test host when host KVM cannot)
@@ -75,6 +76,7 @@ include guests/guests.mk
 include tests/toml/toml.mk
 include tests/api/api.mk
 include tests/fleet/fleet.mk
+include tests/mmds/mmds.mk
 
 check-unit: $(UNIT_BINS)
 	@tests/unit/run.sh $(BUILD) $(UNIT_BINS)
