@@ -307,7 +307,7 @@ static int conn_serve(struct mmds_stack *st, struct conn *c)
 	return 0;
 }
 
-/* Takes an acknowledgment up to ack (already checked to be in (snd_una, snd_nxt]). */
+/* Takes an acknowledgment up to ack (already checked to be in (snd_una, snd_max]). */
 static void conn_acked(struct conn *c, uint32_t ack)
 {
 	if (c->state == C_SYN_RCVD && seq_le(c->iss + 1, ack))
@@ -390,6 +390,8 @@ static void conn_open(struct mmds_stack *st, const struct seg *s, uint64_t now)
 	c->mss = s->mss ? s->mss : 536;
 	if (c->mss > MMDS_MSS)
 		c->mss = MMDS_MSS;
+	if (c->mss < 64)
+		c->mss = 64;    /* a guest asking for less only wants to waste our time */
 	c->need_synack = true;
 	c->req_len = 0;
 	st->stats.conns_opened++;
