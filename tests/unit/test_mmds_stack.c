@@ -697,10 +697,11 @@ static uint32_t close_unacked(struct gconn *g, uint32_t *first, size_t *dlen)
 {
 	struct out o;
 	uint32_t fin = 0;
+	const char *req = "GET /latest HTTP/1.1\r\nConnection: close\r\n\r\n";
 
 	*dlen = 0;
 	*first = 0;
-	gsend(g, F_ACK | F_PSH, "GET /latest HTTP/1.1\r\nConnection: close\r\n\r\n", 45);
+	gsend(g, F_ACK | F_PSH, req, strlen(req));
 	while (pull(g->st, &o)) {
 		if (o.dlen && !*dlen)
 			*first = o.seq;
