@@ -4,7 +4,7 @@
 #   make check        every test tier (the README's test command)
 #   make check-unit   tier 1: unit tests, no KVM
 #   make check-kvm    tier 2: direct KVM tests with the project's own small guests
-#   make check-asan   tiers 1 and 2 again under ASan+UBSan
+#   make check-asan   tiers 1 and 2 (and check-mmds) again under ASan+UBSan
 #   make check-toml   the toml-test conformance vectors (TOML 1.0.0)
 #   make check-api    the API socket against a live VM
 #   make check-fleet  ember up and the fleet commands against live VMs
@@ -85,7 +85,7 @@ check-kvm: $(BUILD)/ember guests
 	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
 
 check-asan:
-	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm check-api check-fleet
+	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm check-api check-fleet check-mmds
 
 check-nested: $(BUILD)/ember
 	@EMBER=$(BUILD)/ember tests/nested/run.sh check
