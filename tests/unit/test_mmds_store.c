@@ -4,6 +4,7 @@
  * (V1/V2, link-local IPv4 address) and V2 session tokens with expiry and a bounded
  * table. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,4 +371,58 @@ TEST(token_table_is_bounded_and_evicts_the_first_to_expire)
 	CHECK(mmds_token_valid(s, last, MMDS_TOKEN_LEN));
 	CHECK(mmds_token_valid(s, t, MMDS_TOKEN_LEN));
 	mmds_store_free(s);
+}
+
+/* The API thread replaces the tree while the network thread reads it: every read sees a
+ * whole version, never a mix of two. */
+struct race {
+	struct mmds_store *s;
+	volatile int stop;
+	int torn, reads;
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	static const char *const v[] = {
+		"{\"a\":{\"x\":\"1\",\"y\":\"1\"},\"n\":1}",
+		"{\"a\":{\"x\":\"2\",\"y\":\"2\"},\"n\":2}",
+	};
+
+	for (int i = 0; i < 3000; i++) {
+		if (i % 3 == 2)
+			patch(r->s, "{\"a\":{\"x\":\"3\",\"y\":\"3\"},\"n\":3}");
+		else
+			mmds_store_put_json(r->s, v[i & 1], strlen(v[i & 1]), NULL, 0);
+	}
+	r->stop = 1;
+	return NULL;
+}
+
+TEST(readers_never_see_a_half_updated_tree)
+{
+	struct race r = { .s = mmds_store_new() };
+	pthread_t t;
+
+	REQUIRE_NOT_NULL(r.s);
+	REQUIRE_EQ_INT(put(r.s, "{\"a\":{\"x\":\"0\",\"y\":\"0\"},\"n\":0}"), 0);
+	REQUIRE_EQ_INT(pthread_create(&t, NULL, race_writer, &r), 0);
+	while (!r.stop) {
+		json_t *v = NULL;
+
+		if (mmds_store_get(r.s, "/a", &v) == 0) {
+			const char *x = json_string_value(json_object_get(v, "x"));
+			const char *y = json_string_value(json_object_get(v, "y"));
+
+			if (!x || !y || strcmp(x, y) != 0)
+				r.torn++;
+			r.reads++;
+			json_decref(v);
+		}
+	}
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(r.torn, 0);
+	CHECK(r.reads > 0);
+	CHECK(value_is(r.s, "/n", "3"));     /* the last write (i = 2999) was the patch */
+	mmds_store_free(r.s);
 }
