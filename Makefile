@@ -4,10 +4,11 @@
 #   make check        every test tier (the README's test command)
 #   make check-unit   tier 1: unit tests, no KVM
 #   make check-kvm    tier 2: direct KVM tests with the project's own small guests
-#   make check-asan   tiers 1 and 2 again under ASan+UBSan
+#   make check-asan   tiers 1 and 2 (and check-mmds) again under ASan+UBSan
 #   make check-toml   the toml-test conformance vectors (TOML 1.0.0)
 #   make check-api    the API socket against a live VM
 #   make check-fleet  ember up and the fleet commands against live VMs
+#   make check-mmds   MMDS against the host kernel's TCP/IP stack in a network namespace
 #   make check-fuzz   short libFuzzer runs over every parser of untrusted input
 #   make check-nested tier 3: Debian's stock kernel on real KVM inside the nested test host
 #   make demo         boot a Linux guest to a shell (nested test host when host KVM cannot)
@@ -76,6 +77,7 @@ include tests/toml/toml.mk
 include tests/api/api.mk
 include tests/fleet/fleet.mk
 include tests/acpi/acpi.mk
+include tests/mmds/mmds.mk
 
 check-unit: $(UNIT_BINS) $(BUILD)/tests/acpi/acpi_dump
 	@u=0; tests/unit/run.sh $(BUILD) $(UNIT_BINS) || u=1; \
@@ -85,7 +87,7 @@ check-kvm: $(BUILD)/ember guests
 	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
 
 check-asan:
-	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm check-api check-fleet
+	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm check-api check-fleet check-mmds
 
 check-nested: $(BUILD)/ember
 	@EMBER=$(BUILD)/ember tests/nested/run.sh check

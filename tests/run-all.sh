@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-tiers=(check-unit check-toml check-kvm check-api check-fleet check-asan check-fuzz check-nested)
+tiers=(check-unit check-toml check-kvm check-api check-fleet check-mmds check-asan check-fuzz check-nested)
 total_pass=0 total_fail=0 failed_tiers=()
 for t in "${tiers[@]}"; do
 	echo "=== $t"
@@ -15,7 +15,7 @@ for t in "${tiers[@]}"; do
 	rc=${PIPESTATUS[0]}
 	# Sum every "N passed, M failed" summary line of this tier.
 	read -r p f < <(grep -E '^[A-Za-z0-9_./-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" |
-		grep -E '^(unit|toml-test|kvm|api|fleet|fuzz|nested):' |
+		grep -E '^(unit|toml-test|kvm|api|fleet|mmds|fuzz|nested):' |
 		sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |
 		awk '{p+=$1; f+=$2} END {print p+0, f+0}')
 	rm -f "$log"

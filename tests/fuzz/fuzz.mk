@@ -20,7 +20,7 @@ FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio virtio_vsock \
-                      toml http fc_api
+                      toml http fc_api mmds_http mmds_stack
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -46,6 +46,8 @@ FUZZ_SRCS_fc_config := src/api/api_routes.c src/api/api_preboot.c src/config/fc_
         src/config/fc_config_doc.c src/util/cmdline.c src/util/err.c src/util/log.c
 FUZZ_SRCS_http := src/api/http.c $(FUZZ_SRCS_fc_config)
 FUZZ_SRCS_fc_api := $(FUZZ_SRCS_fc_config)
+FUZZ_SRCS_mmds_http := src/mmds/mmds_http.c src/mmds/mmds_store.c
+FUZZ_SRCS_mmds_stack := src/mmds/mmds_stack.c $(FUZZ_SRCS_mmds_http)
 
 FUZZ_HEADERS := $(shell find src -name '*.h')
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -10,6 +10,10 @@ file is copied from elsewhere.
   virtio_blk    1 flag byte + guest memory with virtio-blk requests (fuzz_virtio_blk.c)
   virtio_mmio   register programs in fuzz_virtio_mmio.c's encoding (Linux probe, queues)
   virtio_vsock  record programs in fuzz_virtio_vsock.c's encoding (connects, data, close)
+  mmds_http     1 flag byte + MMDS guest requests (fuzz_mmds_http.c: "$T" is a token)
+  mmds_stack    1 flag byte + frame programs in fuzz_mmds_stack.c's encoding
+
+Run with target names (e.g. mmds_http mmds_stack) to write only those.
 """
 import os
 import struct
@@ -422,14 +426,96 @@ def virtio_vsock_seeds():
     write("virtio_vsock", "credit-small-guest-buffer", c)
 
 
+# ---- MMDS ----
+
+def mmds_http_seeds():
+    reqs = {
+        "get-imds": b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+                    b"User-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+        "get-json": b"GET /latest HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+        "get-string": b"GET /latest/meta-data/ami-id HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "get-array-imds": b"GET /latest/meta-data/n/1 HTTP/1.0\r\n\r\n",
+        "token-then-get": b"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60"
+                          b"\r\n\r\nGET /latest/meta-data/ HTTP/1.1\r\nX-metadata-token: $T"
+                          b"\r\n\r\n",
+        "aws-headers": b"PUT /latest/api/token HTTP/1.1\r\nX-aws-ec2-metadata-token-ttl-seconds:"
+                       b" 21600\r\n\r\nGET /a~1b/~0 HTTP/1.1\r\nX-aws-ec2-metadata-token: $T"
+                       b"\r\n\r\n",
+        "bad-method": b"POST /latest HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+        "forwarded": b"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 5\r\n"
+                     b"X-Forwarded-For: 1.2.3.4\r\n\r\n",
+        "escapes": b"GET http://169.254.169.254/latest/meta%2Ddata/?q=1 HTTP/1.1\n\n",
+        "chunked": b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    }
+    for name, r in reqs.items():
+        write("mmds_http", name + "-v1", b"\x00" + r)
+        write("mmds_http", name + "-v2", b"\x01" + r)
+    write("mmds_http", "patch", b"\x04" + b'{"latest":{"meta-data":{"ami-id":null,"x":{"y":[1]}}}}')
+    write("mmds_http", "patch-replace", b"\x04" + b'{"latest":"flat","new":{"a":{"b":{}}}}')
+
+
+def mmds_stack_seeds():
+    def u16(v):
+        return list(struct.pack("<H", v & 0xFFFF))
+
+    def raw(frame):
+        return [0] + u16(len(frame)) + list(frame)
+
+    def seg(port, flags, payload=b"", ds=0, da=0, wnd=0xFFFF):
+        payload = payload[:255]
+        return ([1, port] + u16(ds) + u16(da) + [flags] + list(struct.pack(">H", wnd)) +
+                [len(payload)] + list(payload))
+
+    def pull(k=16, c=200):
+        return [2, k, c]
+
+    mmds = bytes([0x06, 0x01, 0x23, 0x45, 0x67, 0x01])
+    guest = bytes([0x02, 0, 0, 0, 0, 0x42])
+    arp = (b"\xff" * 6 + guest + b"\x08\x06" + struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1) +
+           guest + bytes([172, 16, 0, 2]) + bytes(6) + bytes([169, 254, 169, 254]))
+    SYN, ACK, PSH, FIN, RST = 0x02, 0x10, 0x08, 0x01, 0x04
+
+    def session(port, reqs, close=True):
+        p = seg(port, SYN) + pull() + seg(port, ACK)
+        for r in reqs:
+            p += seg(port, ACK | PSH, r) + pull() + seg(port, ACK) + pull()
+        if close:
+            p += seg(port, ACK | FIN) + pull() + seg(port, ACK) + pull()
+        return p
+
+    get = b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"
+    write("mmds_stack", "arp", [0] + raw(arp) + pull())
+    write("mmds_stack", "get-v1", [0] + raw(arp) + pull() + session(0, [get]))
+    write("mmds_stack", "wget-close", [0] + session(1, [b"GET /latest HTTP/1.1\r\n"
+                                                       b"Connection: close\r\n\r\n"], False)
+          + seg(1, ACK | FIN) + pull())
+    write("mmds_stack", "token-v2", [1] + session(2, [
+        b"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n",
+        b"GET /latest/meta-data/a HTTP/1.1\r\nX-metadata-token: x\r\n\r\n"]))
+    write("mmds_stack", "other-ip", [2] + session(3, [get]))
+    write("mmds_stack", "big-response", [0] + session(3, [b"GET /latest/meta-data/big HTTP/1.1"
+                                                       b"\r\n\r\n"]))
+    write("mmds_stack", "two-conns", [0] + seg(4, SYN) + seg(5, SYN) + pull() + seg(4, ACK) +
+          seg(5, ACK) + seg(4, ACK | PSH, get) + seg(5, ACK | PSH, get) + pull(3, 10) +
+          seg(4, ACK, da=-5) + seg(4, ACK, da=-5) + pull() + seg(5, RST) + pull() +
+          [3, 61] + seg(6, SYN) + pull())
+    write("mmds_stack", "port-81-and-strays", [0] + seg(0x81, SYN) + seg(7, ACK, b"x") +
+          seg(7, ACK | FIN) + pull())
+    ip = bytearray(b"\x45\x00\x00\x28" + bytes(4) + b"\x40\x06\x00\x00" +
+                   bytes([172, 16, 0, 2, 169, 254, 169, 254]))
+    bad = mmds + guest + b"\x08\x00" + bytes(ip) + bytes(20)
+    write("mmds_stack", "malformed", [0] + raw(bad) + raw(bad[:30]) + raw(bad[:40]) + pull())
+
+
 def main():
-    kernel_seeds()
-    serial_seeds()
-    i8042_seeds()
-    virtqueue_seeds()
-    virtio_blk_seeds()
-    virtio_mmio_seeds()
-    virtio_vsock_seeds()
+    gens = {
+        "kernel_image": kernel_seeds, "serial": serial_seeds, "i8042": i8042_seeds,
+        "virtqueue": virtqueue_seeds, "virtio_blk": virtio_blk_seeds,
+        "virtio_mmio": virtio_mmio_seeds, "mmds_http": mmds_http_seeds,
+        "mmds_stack": mmds_stack_seeds, "virtio_vsock": virtio_vsock_seeds,
+    }
+    for name in sys.argv[1:] or gens:
+        gens[name]()
     return 0
 
 

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mmds/mmds_stack.h"
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -21,6 +22,8 @@
 #define TXQ 1
 #define VNET_HDR_LEN 12           /* struct virtio_net_hdr_v1 (num_buffers included) */
 #define NUM_BUFFERS_OFFSET 10
+/* A guest frame MMDS may be handed: the largest a transmit chain can carry to a tap. */
+#define MMDS_GUEST_FRAME_MAX (14 + 65535)
 
 #define VIRTIO_NET_F_CSUM 0
 #define VIRTIO_NET_F_GUEST_CSUM 1
@@ -112,7 +115,58 @@ void virtio_net_close(struct virtio_net *n)
 	n->tap_fd = -1;
 	free(n->rx);
 	n->rx = NULL;
+	free(n->mmds_frame);
+	n->mmds_frame = NULL;
+	n->mmds = NULL;
 }
+
+int virtio_net_attach_mmds(struct virtio_net *n, struct mmds_stack *st)
+{
+	if (n->worker.running)
+		return -EBUSY;
+	if (!n->mmds_frame) {
+		n->mmds_frame = malloc(MMDS_GUEST_FRAME_MAX);
+		if (!n->mmds_frame)
+			return -ENOMEM;
+	}
+	n->mmds = st;
+	return 0;
+}
+
+/* A transmitted chain (virtio header + frame): MMDS's? Then the stack takes it. */
+static bool tx_to_mmds(struct virtio_net *n, const struct vq_chain *c)
+{
+	uint8_t peek[VNET_HDR_LEN + MMDS_MATCH_PEEK];
+	uint64_t got = vq_chain_read(c, 0, peek, sizeof(peek)), len;
+
+	if (got < VNET_HDR_LEN ||
+	    !mmds_stack_match(n->mmds, peek + VNET_HDR_LEN, (size_t)(got - VNET_HDR_LEN)))
+		return false;
+	/* Copied first: the guest may change its buffers while the stack reads. */
+	len = vq_chain_read(c, VNET_HDR_LEN, n->mmds_frame, MMDS_GUEST_FRAME_MAX);
+	mmds_stack_rx_from_guest(n->mmds, n->mmds_frame, (size_t)len);
+	n->mmds_rx++;
+	return true;
+}
+
+/* Fills an rx chain with MMDS's next frame, behind a zeroed virtio header (no offload
+ * flags: MMDS's checksums are complete). Returns the bytes written, 0 if none. */
+static ssize_t rx_from_mmds(struct virtio_net *n, const struct vq_chain *c)
+{
+	uint8_t buf[VNET_HDR_LEN + MMDS_FRAME_MAX];
+	uint64_t room = c->in_len - VNET_HDR_LEN;
+	size_t len = mmds_stack_tx_to_guest(n->mmds, buf + VNET_HDR_LEN,
+					    room < MMDS_FRAME_MAX ? (size_t)room : MMDS_FRAME_MAX);
+
+	if (!len)
+		return 0;
+	memset(buf, 0, VNET_HDR_LEN);
+	buf[NUM_BUFFERS_OFFSET] = 1;    /* num_buffers, little endian */
+	vq_chain_write(c, 0, buf, VNET_HDR_LEN + len);
+	n->mmds_tx++;
+	return (ssize_t)(VNET_HDR_LEN + len);
+}
+
 
 static void tx_process(struct virtio_net *n)
 {
@@ -124,10 +178,14 @@ static void tx_process(struct virtio_net *n)
 		vq_enable_notify(q, false);
 		while ((r = vq_pop(q, &c)) > 0) {
 			/* The readable part is header + frame, exactly what the tap takes. */
-			if (c.out_len < VNET_HDR_LEN || writev(n->tap_fd, c.iov, (int)c.n_out) < 0)
+			if (c.out_len >= VNET_HDR_LEN && n->mmds && tx_to_mmds(n, &c)) {
+				/* MMDS's: the tap never sees it */
+			} else if (c.out_len < VNET_HDR_LEN ||
+				   writev(n->tap_fd, c.iov, (int)c.n_out) < 0) {
 				n->tx_dropped++;
-			else
+			} else {
 				n->tx_packets++;
+			}
 			vq_push(q, c.head, 0);
 		}
 		virtio_mmio_notify_used(&n->mmio, q);
@@ -136,6 +194,19 @@ static void tx_process(struct virtio_net *n)
 			return;
 		}
 	} while (vq_enable_notify(q, true));
+}
+
+/* MMDS's frames first, one buffer each (they are small: the stack sizes its segments to
+ * the buffer). */
+static bool rx_mmds(struct virtio_net *n, struct vq *q);
+
+/* After the guest transmitted: MMDS may have answers for it (when the guest has no rx
+ * buffers, its next rx kick delivers them). */
+static void tx_then_mmds(struct virtio_net *n)
+{
+	tx_process(n);
+	if (n->mmds && !n->rx_wait && mmds_stack_has_output(n->mmds))
+		virtio_net_rx(n);
 }
 
 /* Not enough rx buffers (seen: the available chains that were too few): stop polling
@@ -341,10 +412,51 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 		virtio_mmio_notify_used(&n->mmio, q);
 }
 
+static bool rx_mmds(struct virtio_net *n, struct vq *q)
+{
+	struct vq_chain *c = &n->rx->chain;
+	bool pushed = false, more = true;
+
+	while (mmds_stack_has_output(n->mmds)) {
+		int r = vq_pop(q, c);
+		ssize_t len;
+
+		if (r < 0) {
+			virtio_mmio_needs_reset(&n->mmio);
+			more = false;
+			break;
+		}
+		if (r == 0) {
+			if (rx_out_of_buffers(n, q, 0))
+				continue;
+			more = false;
+			break;
+		}
+		if (c->n_out || c->in_len < VNET_HDR_LEN + MMDS_FRAME_MIN) {
+			vq_push(q, c->head, 0);  /* unusable: hand it back empty */
+			n->rx_dropped++;
+			pushed = true;
+			continue;
+		}
+		len = rx_from_mmds(n, c);
+		if (len <= 0) {
+			vq_unpop(q);
+			break;
+		}
+		vq_push(q, c->head, (uint32_t)len);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_mmio_notify_used(&n->mmio, q);
+	return more;
+}
+
 void virtio_net_rx(struct virtio_net *n)
 {
 	struct vq *q = &n->mmio.queues[RXQ];
 
+	if (n->mmds && !rx_mmds(n, q))
+		return;
 	if (virtio_has_feature(&n->mmio, VIRTIO_NET_F_MRG_RXBUF))
 		rx_mergeable(n, q);
 	else
@@ -367,7 +479,7 @@ static void net_event(void *dev, unsigned int idx)
 		break;
 	case FD_TX_KICK:
 		eventfd_drain(n->mmio.notify_fd[TXQ]);
-		tx_process(n);
+		tx_then_mmds(n);
 		break;
 	case FD_TAP:
 		if (n->worker.pfd[FD_TAP].revents & (POLLERR | POLLHUP | POLLNVAL)) {
@@ -391,6 +503,11 @@ static int net_activate(void *dev)
 	int fds[3] = { n->mmio.notify_fd[RXQ], n->mmio.notify_fd[TXQ], n->tap_fd };
 	short ev[3] = { POLLIN, POLLIN, POLLIN };
 
+	if (!n->rx) {
+		n->rx = calloc(1, sizeof(*n->rx));
+		if (!n->rx)
+			return -ENOMEM;
+	}
 	/* What the guest can receive decides what the tap may hand us. */
 	if (virtio_has_feature(&n->mmio, VIRTIO_NET_F_GUEST_CSUM)) {
 		off |= TUN_F_CSUM;

@@ -21,6 +21,8 @@
 #define VIRTIO_NET_MRG_MAX_CHAINS 256
 #define VIRTIO_NET_MRG_MAX_IOV 1024
 
+struct mmds_stack;
+
 struct virtio_net_rx_gather {
 	uint16_t heads[VIRTIO_NET_MRG_MAX_CHAINS];
 	uint32_t caps[VIRTIO_NET_MRG_MAX_CHAINS];   /* writable bytes of each chain */
@@ -39,6 +41,11 @@ struct virtio_net {
 	bool rx_wait;           /* no rx buffers: waiting for the guest's rx kick */
 	struct virtio_net_rx_gather *rx;  /* mergeable receive state (allocated at open) */
 	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped, rx_bounced;
+	/* MMDS (docs/mmds.md), when attached: frames for it never reach the tap; its
+	 * answers go into the rx queue ahead of the tap's packets. */
+	struct mmds_stack *mmds;
+	uint8_t *mmds_frame;    /* copy of a guest frame for the stack */
+	uint64_t mmds_rx, mmds_tx;
 };
 
 /* Attaches to tap NAME; mac NULL picks a locally administered one from index. */
@@ -47,6 +54,9 @@ void virtio_net_close(struct virtio_net *n);
 /* Moves frames from the tap into the rx queue until one side runs dry (the worker calls
  * it; exposed for unit tests). */
 void virtio_net_rx(struct virtio_net *n);
+/* Serves MMDS on this interface through st (not owned; it must outlive the device).
+ * Before the device is activated (the guest driver starts): -EBUSY after. 0, -ENOMEM. */
+int virtio_net_attach_mmds(struct virtio_net *n, struct mmds_stack *st);
 extern const struct virtio_device_ops virtio_net_ops;
 
 /* Parses "aa:bb:cc:dd:ee:ff"; 0 or -EINVAL. */
