@@ -19,8 +19,8 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_mmio virtio_vsock \
-                      toml http fc_api mmds_http mmds_stack
+FUZZ_TARGETS       := kernel_image serial i8042 virtqueue virtio_blk virtio_net virtio_mmio \
+                      virtio_vsock toml http fc_api mmds_http mmds_stack
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -48,6 +48,8 @@ FUZZ_SRCS_http := src/api/http.c $(FUZZ_SRCS_fc_config)
 FUZZ_SRCS_fc_api := $(FUZZ_SRCS_fc_config)
 FUZZ_SRCS_mmds_http := src/mmds/mmds_http.c src/mmds/mmds_store.c
 FUZZ_SRCS_mmds_stack := src/mmds/mmds_stack.c $(FUZZ_SRCS_mmds_http)
+FUZZ_SRCS_virtio_net := src/devices/virtio/virtio_net.c src/devices/virtio/worker.c \
+        $(FUZZ_SRCS_mmds_stack) $(FUZZ_SRCS_virtio_mmio)
 
 FUZZ_HEADERS := $(shell find src -name '*.h')
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -507,12 +507,54 @@ def mmds_stack_seeds():
     write("mmds_stack", "malformed", [0] + raw(bad) + raw(bad[:30]) + raw(bad[:40]) + pull())
 
 
+# ---- virtio-net (fuzz_virtio_net.c: flags, 4 frame sizes, RAM image) ----
+
+def virtio_net_seeds():
+    def ram_image(rx_bufs, tx_chains, indirect_tx=False):
+        ram = bytearray(0x10000)
+
+        def desc(base, i, addr, ln, flags, nxt=0):
+            struct.pack_into("<QIHH", ram, base + 16 * i, addr, ln, flags, nxt)
+
+        for i, (addr, ln) in enumerate(rx_bufs):
+            desc(0, i, addr, ln, 2)                       # WRITE
+            struct.pack_into("<H", ram, 0x100 + 4 + 2 * i, i)
+        struct.pack_into("<HH", ram, 0x100, 0, len(rx_bufs))
+        d = 0
+        for k, (addr, ln) in enumerate(tx_chains):
+            if indirect_tx:
+                tbl = 0xE000 + 0x40 * k
+                struct.pack_into("<QIHH", ram, tbl, addr, 12, 1, 1)
+                struct.pack_into("<QIHH", ram, tbl + 16, addr + 12, ln - 12, 0, 0)
+                desc(0x400, d, tbl, 32, 4)                # INDIRECT
+            else:
+                desc(0x400, d, addr, ln, 0)
+            struct.pack_into("<H", ram, 0x500 + 4 + 2 * k, d)
+            d += 1
+        struct.pack_into("<HH", ram, 0x500, 0, len(tx_chains))
+        return bytes(ram).rstrip(b"\0")
+
+    def sz(*lens):
+        lens = list(lens) + [0] * (4 - len(lens))
+        return b"".join(struct.pack("<H", (l * 65536 + 69999) // 70000) for l in lens)
+
+    small = [(0x1000 + i * 2048, 2048) for i in range(8)]
+    write("virtio_net", "mrg-small-buffers", bytes([4 | 2]) + sz(1500, 5000) +
+          ram_image(small, [(0x8000, 112)]))
+    write("virtio_net", "mrg-too-few-buffers", bytes([4]) + sz(65562) + ram_image(small[:3], []))
+    write("virtio_net", "single-big-buffer", bytes([0]) + sz(9000, 60) +
+          ram_image([(0x1000, 0x8000)], [(0x9000, 60), (0x9100, 1514)]))
+    write("virtio_net", "indirect-tx", bytes([1 | 4]) + sz(60) +
+          ram_image(small, [(0x8000, 200), (0x8400, 100)], indirect_tx=True))
+
+
 def main():
     gens = {
         "kernel_image": kernel_seeds, "serial": serial_seeds, "i8042": i8042_seeds,
         "virtqueue": virtqueue_seeds, "virtio_blk": virtio_blk_seeds,
         "virtio_mmio": virtio_mmio_seeds, "mmds_http": mmds_http_seeds,
         "mmds_stack": mmds_stack_seeds, "virtio_vsock": virtio_vsock_seeds,
+        "virtio_net": virtio_net_seeds,
     }
     for name in sys.argv[1:] or gens:
         gens[name]()

@@ -168,7 +168,7 @@ static ssize_t rx_from_mmds(struct virtio_net *n, const struct vq_chain *c)
 }
 
 
-static void tx_process(struct virtio_net *n)
+void virtio_net_tx(struct virtio_net *n)
 {
 	struct vq *q = &n->mmio.queues[TXQ];
 	struct vq_chain c;
@@ -204,7 +204,7 @@ static bool rx_mmds(struct virtio_net *n, struct vq *q);
  * buffers, its next rx kick delivers them). */
 static void tx_then_mmds(struct virtio_net *n)
 {
-	tx_process(n);
+	virtio_net_tx(n);
 	if (n->mmds && !n->rx_wait && mmds_stack_has_output(n->mmds))
 		virtio_net_rx(n);
 }

@@ -54,6 +54,8 @@ void virtio_net_close(struct virtio_net *n);
 /* Moves frames from the tap into the rx queue until one side runs dry (the worker calls
  * it; exposed for unit tests). */
 void virtio_net_rx(struct virtio_net *n);
+/* Sends what the guest queued for transmission (the worker calls it; for tests). */
+void virtio_net_tx(struct virtio_net *n);
 /* Serves MMDS on this interface through st (not owned; it must outlive the device).
  * Before the device is activated (the guest driver starts): -EBUSY after. 0, -ENOMEM. */
 int virtio_net_attach_mmds(struct virtio_net *n, struct mmds_stack *st);
