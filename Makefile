@@ -45,13 +45,20 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 UNIT_HARNESS := $(BUILD)/tests/unit/harness.o
 
-.PHONY: all clean check check-unit check-kvm check-asan check-nested check-fuzz demo guests bench
+.PHONY: all clean static check check-unit check-kvm check-asan check-nested check-fuzz demo guests bench
 
 all: $(BUILD)/ember guests
 
 $(BUILD)/ember: $(BUILD)/src/main.o $(BUILD)/libember.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) $(EMBER_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# `make static`: what a jailer copies into its chroot. The normal build is already static;
+# this target says so and checks it (file(1) would need a package: read the ELF instead).
+static: $(BUILD)/ember
+	@if readelf -l $(BUILD)/ember | grep -q INTERP; then \
+		echo "$(BUILD)/ember is dynamically linked (EMBER_LDFLAGS=$(EMBER_LDFLAGS))" >&2; exit 1; \
+	else echo "$(BUILD)/ember: statically linked, no interpreter: copy it anywhere"; fi
 
 $(BUILD)/libember.a: $(LIB_OBJS)
 	@rm -f $@
