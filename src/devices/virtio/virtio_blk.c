@@ -269,8 +269,13 @@ static void blk_process(struct virtio_blk *b)
 	do {
 		vq_enable_notify(q, false);
 		pthread_mutex_lock(&b->io_lock);  /* against virtio_blk_swap */
-		while ((r = vq_pop(q, &c)) > 0)
+		while ((r = vq_pop(q, &c)) > 0) {
 			vq_push(q, c.head, virtio_blk_handle(b, &c));
+			/* Completion by completion (EVENT_IDX / NO_INTERRUPT decide whether the
+			 * driver wants it): the guest recycles request slots while the rest of a
+			 * large batch is still being copied, instead of after all of it. */
+			virtio_mmio_notify_used(&b->mmio, q);
+		}
 		pthread_mutex_unlock(&b->io_lock);
 		virtio_mmio_notify_used(&b->mmio, q);
 		if (r < 0) {
