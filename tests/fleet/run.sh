@@ -192,7 +192,7 @@ name = "bad2"
 kernel_path = "counter.elf"
 [devices]
 disks = ["a.img"]
-vsock = 3
+balloon = 3
 EOF
 cat >"$VMS/bad3.toml" <<'EOF'
 [base]
@@ -203,7 +203,7 @@ EOF
 printf '[base]\nname = "nokernel"\n' >"$VMS/bad4.toml"
 printf '[base]\nname = "x"\n[kernel\nkernel_path = "k"\n' >"$VMS/bad5.toml"
 ok=1
-for spec in "bad2.toml:7:1: devices.vsock: unknown key" \
+for spec in "bad2.toml:7:1: devices.balloon: unknown key" \
             "bad3.toml:2:1: base.name: names may use" \
             "bad4.toml: the \[kernel\] section with kernel_path is required" \
             "bad5.toml:3:"; do
