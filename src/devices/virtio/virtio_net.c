@@ -68,9 +68,6 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 
 	memset(n, 0, sizeof(*n));
 	n->tap_fd = -1;
-	n->rx = calloc(1, sizeof(*n->rx));
-	if (!n->rx)
-		return err_set(-ENOMEM, "out of memory");
 	if (strlen(tap) >= IFNAMSIZ)
 		return err_set(-EINVAL, "--net tap=%s: interface names are at most %d characters",
 			       tap, IFNAMSIZ - 1);
@@ -103,6 +100,13 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 		const uint8_t def[6] = { 0x06, 0x00, 0xac, 0x10, (uint8_t)(getpid() & 0xff),
 					 (uint8_t)index };
 		memcpy(n->mac, def, 6);
+	}
+	/* Last: every failure above leaves nothing to free. */
+	n->rx = calloc(1, sizeof(*n->rx));
+	if (!n->rx) {
+		close(n->tap_fd);
+		n->tap_fd = -1;
+		return err_set(-ENOMEM, "out of memory");
 	}
 	return 0;
 }
