@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api_client.h"
 #include "cli/run_args.h"
 #include "fleet/fleet.h"
 #include "util/err.h"
@@ -22,6 +23,7 @@ static const char usage[] =
 	"  pause NAME / resume NAME\n"
 	"  stop NAME [--force]    Ctrl+Alt+Del and wait; --force kills it\n"
 	"  console NAME           follow a VM's serial console log\n"
+	"  api SOCK METHOD PATH [BODY]   one request to an API socket (for scripts)\n"
 	"\n"
 	"  -h, --help     this text\n"
 	"  -V, --version  print the version\n";
@@ -44,6 +46,42 @@ static int cmd_run(int argc, char **argv)
 	int r = run_args_parse(&a, argc, argv);
 
 	return cmd_run_parsed(&a, r, run_usage);
+}
+
+static const char api_usage[] =
+	"usage: ember api SOCKET METHOD PATH [JSON-BODY]\n"
+	"\n"
+	"Sends one request to a VM's API socket and prints the response body. Exit status 0\n"
+	"for a 2xx answer, 1 otherwise (the status and fault message go to stderr).\n"
+	"  ember api vm.sock GET /vm/config\n"
+	"  ember api vm.sock PATCH /drives/drive0 '{\"drive_id\":\"drive0\",\"path_on_host\":\"new.img\"}'\n";
+
+/* ember api SOCK METHOD PATH [BODY]: a client for scripts without curl. */
+static int cmd_api(int argc, char **argv)
+{
+	char *body = NULL;
+	int st;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(api_usage, stdout);
+		return 0;
+	}
+	if (argc < 4 || argc > 5)
+		return err_set(-EINVAL, "api: expected SOCKET METHOD PATH [JSON-BODY] (see 'ember "
+			       "api --help')");
+	if (argv[3][0] != '/')
+		return err_set(-EINVAL, "api: PATH `%s` must start with '/', e.g. /vm/config",
+			       argv[3]);
+	st = api_call(argv[1], argv[2], argv[3], argc == 5 ? argv[4] : NULL, 10000, &body);
+	if (st < 0)
+		return st;
+	if (body[0])
+		printf("%s\n", body);
+	fflush(stdout);
+	if (st >= 300)
+		fprintf(stderr, "ember api: %s %s: HTTP %d\n", argv[2], argv[3], st);
+	free(body);
+	return st < 300 ? 0 : 1;
 }
 
 /* Started as `firecracker`: Firecracker's command line, no subcommand. */
@@ -91,7 +129,7 @@ int main(int argc, char **argv)
 		static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 			{ "run", cmd_run }, { "up", fleet_up }, { "list", fleet_list },
 			{ "status", fleet_status }, { "stop", fleet_stop }, { "pause", fleet_pause },
-			{ "resume", fleet_resume }, { "console", fleet_console },
+			{ "resume", fleet_resume }, { "console", fleet_console }, { "api", cmd_api },
 		};
 
 		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -1,6 +1,6 @@
 /* The configuration routes: what a Firecracker client sends before InstanceStart (and
  * the few that also work afterwards: GET /machine-config, the MMDS store, PATCH of a
- * NIC's rate limiters). Bodies are validated by config/fc_config.c; a valid request is
+ * drive's backing file and of a NIC's rate limiters). Bodies are validated by config/fc_config.c; a valid request is
  * 204 with no body, anything else 400 {"fault_message"}. */
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "api/api_routes.h"
 #include "config/fc_config.h"
+#include "mmds/mmds_store.h"
 #include "util/err.h"
 
 static void fault_err(int *status, char **body, int r)
@@ -126,6 +127,81 @@ static int patch_net(const struct api_ops *ops, const char *id, json_t *b)
 	return r;
 }
 
+/* PATCH /drives/{id} after boot: a new backing file (path_on_host) for a running disk,
+ * and/or its rate limiter (accepted, not enforced). */
+static int patch_drive(const struct api_ops *ops, const char *id, json_t *b)
+{
+	static const char *const fields[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
+	const struct fc_config *c = ops->config;
+	json_t *v, *path;
+	const char *key;
+	unsigned int i = 0;
+	char why[400];
+	int r;
+
+	json_object_foreach(b, key, v) {
+		const char *const *f = fields;
+
+		while (*f && strcmp(*f, key))
+			f++;
+		if (!*f)
+			return err_set(-EINVAL, "drives: unknown field `%.64s` in a PATCH (expected "
+				       "drive_id, path_on_host, rate_limiter)", key);
+	}
+	v = json_object_get(b, "drive_id");
+	if (!json_is_string(v))
+		return err_set(-EINVAL, "drives: missing field `drive_id`");
+	if (strcmp(json_string_value(v), id))
+		return err_set(-EINVAL, "The id from the path [%s] does not match the id from the "
+			       "body [%.64s]!", id, json_string_value(v));
+	while (i < c->ndrives && strcmp(c->drives[i].id, id))
+		i++;
+	if (i == c->ndrives)
+		return err_set(-EINVAL, "Invalid block device ID: the microVM has no drive `%s`.",
+			       id);
+	path = json_object_get(b, "path_on_host");
+	if (path && !json_is_null(path) && (!json_is_string(path) || !json_string_length(path)))
+		return err_set(-EINVAL, "drives: `path_on_host` must be a non-empty string (the "
+			       "new backing file)");
+	if (path && json_string_length(path) > FC_PATH_MAX)
+		return err_set(-EINVAL, "drives: `path_on_host` is longer than %d bytes", FC_PATH_MAX);
+	r = fc_check_rate_limiter(b, "drives", "rate_limiter");
+	if (r < 0 || !json_is_string(path))
+		return r;    /* a rate limiter alone: valid, and nothing to change */
+	if (!ops->patch_drive)
+		return err_set(-ENOTSUP, "Ember cannot update the drives of this microVM.");
+	r = ops->patch_drive(ops->ctx, id, json_string_value(path));
+	if (r < 0) {
+		snprintf(why, sizeof(why), "%s", err_msg()[0] ? err_msg() : strerror(-r));
+		return err_set(r, "Unable to patch the block device `%s`: %s", id, why);
+	}
+	return 0;
+}
+
+/* PUT or PATCH /mmds on the live store. */
+static int mmds_write(struct mmds_store *st, bool put, const struct http_request *req)
+{
+	char why[320] = "";
+	json_t *cur = NULL;
+	int r;
+
+	if (!put) {
+		/* As Firecracker: a PATCH needs a store some PUT initialized. */
+		r = mmds_store_get(st, "", &cur);
+		json_decref(cur);
+		if (r == -ENOENT)
+			return err_set(-EINVAL, "The MMDS data store is not initialized: PUT /mmds "
+				       "first.");
+		if (r < 0)
+			return err_set(r, "out of memory");
+	}
+	r = put ? mmds_store_put_json(st, req->body, req->body_len, why, sizeof(why))
+		: mmds_store_patch_json(st, req->body, req->body_len, why, sizeof(why));
+	if (r < 0)
+		return err_set(r == -EFBIG ? -EINVAL : r, "%s (--mmds-size-limit)", why);
+	return 0;
+}
+
 bool api_preboot_handle(const struct api_ops *ops, const char *m, const char *path,
 			const struct http_request *req, int *status, char **body, int *counter)
 {
@@ -134,6 +210,7 @@ bool api_preboot_handle(const struct api_ops *ops, const char *m, const char *pa
 	bool started = api_started(ops);
 	const char *drive = path_id(path, "/drives/"), *nic = path_id(path, "/network-interfaces/");
 	bool pre_only = false, post_only = false;
+	struct mmds_store *store = ops->mmds ? ops->mmds(ops->ctx) : NULL;
 	json_t *b = NULL;
 	int r = 0;
 
@@ -148,6 +225,15 @@ bool api_preboot_handle(const struct api_ops *ops, const char *m, const char *pa
 		*counter = AC_GET_MMDS;
 		if (!c)
 			return false;
+		if (store) {
+			*status = 200;
+			*body = mmds_store_get_json(store);
+			if (!*body) {
+				*status = 500;
+				*body = api_fault("out of memory");
+			}
+			return true;
+		}
 		reply(status, body, c->mmds ? json_incref(c->mmds) : json_object());
 		return true;
 	} else if (!strcmp(path, "/machine-config") && (put || patch)) {
@@ -200,9 +286,8 @@ bool api_preboot_handle(const struct api_ops *ops, const char *m, const char *pa
 	err_clear();
 	if (!strcmp(path, "/machine-config"))
 		r = fc_put_machine_config(c, b, patch);
-	else if (drive)  /* PATCH after boot: drive hot-swap is not wired in yet */
-		r = put ? fc_put_drive(c, drive, b)
-			: err_set(-ENOTSUP, "Ember cannot update drive %s after boot yet.", drive);
+	else if (drive)
+		r = put ? fc_put_drive(c, drive, b) : patch_drive(ops, drive, b);
 	else if (nic)
 		r = put ? fc_put_net(c, nic, b) : patch_net(ops, nic, b);
 	else if (!strcmp(path, "/boot-source"))
@@ -217,6 +302,8 @@ bool api_preboot_handle(const struct api_ops *ops, const char *m, const char *pa
 		r = fc_put_mmds_config(c, b);
 	else if (!strcmp(path, "/entropy"))
 		r = fc_put_entropy(c, b);
+	else if (store)
+		r = mmds_write(store, put, req);
 	else if (put)
 		r = fc_put_mmds(c, b);
 	else

@@ -14,6 +14,7 @@
 
 struct fc_config;
 struct fc_logger;
+struct mmds_store;
 
 /* Request counters, in Firecracker's metrics groups (get_/put_/patch_api_requests). */
 enum api_counter {
@@ -50,6 +51,14 @@ struct api_ops {
 	/* Builds and starts the VM from config: 0 or -errno + err_msg. */
 	int (*instance_start)(void *ctx);
 	struct api_counters *counters;      /* NULL: not counted */
+
+	/* The MMDS data store GET/PUT/PATCH /mmds work on (before and after boot), or NULL
+	 * (NULL function too): then they work on config->mmds. */
+	struct mmds_store *(*mmds)(void *ctx);
+	/* After boot, PATCH /drives/{id} with a path_on_host: swaps the running disk's
+	 * backing file (config->drives[] is updated by the callee). 0 or -errno + err_msg.
+	 * NULL: drive updates are refused. */
+	int (*patch_drive)(void *ctx, const char *id, const char *path);
 };
 
 /* Handles one request: *status and *body (JSON, malloc'd, or NULL for no body). */

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "mmds/mmds_store.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -149,7 +150,7 @@ static int check_token_bucket(json_t *tb, const char *section, const char *key)
 	return r < 0 ? r : 0;
 }
 
-static int check_rate_limiter(json_t *o, const char *section, const char *key)
+int fc_check_rate_limiter(json_t *o, const char *section, const char *key)
 {
 	static const char *const fields[] = { "bandwidth", "ops", NULL };
 	json_t *rl = json_object_get(o, key);
@@ -363,7 +364,7 @@ int fc_put_drive(struct fc_config *c, const char *id, json_t *body)
 	    (r = get_str(body, sec, "partuuid", false, 64, &d.partuuid)) < 0 ||
 	    (r = get_enum(body, sec, "cache_type", caches, &d.cache_type)) < 0 ||
 	    (r = get_enum(body, sec, "io_engine", engines, &d.io_engine)) < 0 ||
-	    (r = check_rate_limiter(body, sec, "rate_limiter")) < 0 ||
+	    (r = fc_check_rate_limiter(body, sec, "rate_limiter")) < 0 ||
 	    (r = check_readable(sec, "path_on_host", d.path)) < 0)
 		goto fail;
 	if (d.partuuid && strspn(d.partuuid, "0123456789abcdefABCDEF-") != strlen(d.partuuid)) {
@@ -419,8 +420,8 @@ int fc_put_net(struct fc_config *c, const char *id, json_t *body)
 	}
 	if ((r = get_str(body, sec, "host_dev_name", true, 15, &n.tap)) < 0 ||
 	    (r = get_str(body, sec, "guest_mac", false, 17, &mac)) < 0 ||
-	    (r = check_rate_limiter(body, sec, "rx_rate_limiter")) < 0 ||
-	    (r = check_rate_limiter(body, sec, "tx_rate_limiter")) < 0)
+	    (r = fc_check_rate_limiter(body, sec, "rx_rate_limiter")) < 0 ||
+	    (r = fc_check_rate_limiter(body, sec, "tx_rate_limiter")) < 0)
 		goto fail;
 	if (mac) {
 		if (parse_mac(mac, n.mac) < 0) {
@@ -589,8 +590,16 @@ int fc_put_mmds_config(struct fc_config *c, json_t *body)
 	if (ip) {
 		struct in_addr a;
 
-		if (inet_pton(AF_INET, ip, &a) != 1) {
+		uint32_t h;
+
+		if (inet_pton(AF_INET, ip, &a) != 1 || mmds_parse_ipv4(ip, &h) < 0) {
 			r = err_set(-EINVAL, "%s: ipv4_address `%s` is not an IPv4 address", sec, ip);
+			goto out;
+		}
+		/* The same rule the store applies at boot (RFC 3927's usable range). */
+		if ((h >> 16) != 0xa9fe || ((h >> 8) & 0xff) == 0 || ((h >> 8) & 0xff) == 255) {
+			r = err_set(-EINVAL, "%s: ipv4_address %s is not a usable link-local address "
+				    "(169.254.1.0 to 169.254.254.255)", sec, ip);
 			goto out;
 		}
 	}
@@ -681,7 +690,7 @@ int fc_put_entropy(struct fc_config *c, json_t *body)
 	int r = only_fields(body, "entropy", fields);
 
 	if (r >= 0)
-		r = check_rate_limiter(body, "entropy", "rate_limiter");
+		r = fc_check_rate_limiter(body, "entropy", "rate_limiter");
 	if (r < 0)
 		return r;
 	c->entropy = true;

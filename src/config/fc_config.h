@@ -65,7 +65,10 @@ struct fc_config {
 	struct fc_logger logger;
 	char *metrics_path;
 	json_t *mmds_config;       /* the validated body of PUT /mmds/config, or NULL */
-	json_t *mmds;              /* the MMDS data store (PUT /mmds), or NULL */
+	/* The MMDS data as parsed from --config-file/--metadata or a PUT before a store
+	 * exists. A session moves it into its mmds_store (the single source of truth from
+	 * then on) and leaves NULL here; only code with no store (tests) keeps using it. */
+	json_t *mmds;
 	size_t mmds_limit;         /* the store's largest serialized size (--mmds-size-limit) */
 	bool entropy;
 };
@@ -87,6 +90,8 @@ int fc_put_mmds_config(struct fc_config *c, json_t *body);
 int fc_put_mmds(struct fc_config *c, json_t *body);
 int fc_patch_mmds(struct fc_config *c, json_t *body);
 int fc_put_entropy(struct fc_config *c, json_t *body);
+/* body[key], a rate limiter: absent, null, {} or token buckets (accepted, not enforced). */
+int fc_check_rate_limiter(json_t *body, const char *section, const char *key);
 
 /* A whole --config-file document (text, len bytes); name labels errors. */
 int fc_config_parse(struct fc_config *c, const char *text, size_t len, const char *name);

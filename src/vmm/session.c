@@ -15,6 +15,8 @@
 #include "api/api_server.h"
 #include "config/fc_config.h"
 #include "config/vm_file.h"
+#include "mmds/mmds_stack.h"
+#include "mmds/mmds_store.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "vmm/fc_metrics.h"
@@ -35,6 +37,10 @@ struct session {
 	bool api_open;
 	struct api_counters counters;
 	struct fc_metrics metrics;
+	/* MMDS: one store for the session (the API's and the guest's single source of truth
+	 * from start-up on), one stack per interface serving it (index: vm.nets[]). */
+	struct mmds_store *mmds;
+	struct mmds_stack *mmds_stacks[VM_MAX_NETS];
 };
 
 static uint64_t clock_us(clockid_t id)
@@ -111,6 +117,83 @@ static int config_from_args(struct fc_config *c, const struct run_args *a)
 	return 0;
 }
 
+/* ---- MMDS ---- */
+
+/* The session's store, seeded from what --config-file/--metadata put in the description
+ * (cfg.mmds, then dropped: the store is the only copy from here on). */
+static int mmds_init(struct session *s)
+{
+	char why[320] = "";
+	char *json;
+	int r;
+
+	s->mmds = mmds_store_new();
+	if (!s->mmds)
+		return err_set(-ENOMEM, "out of memory");
+	(void)mmds_store_set_limit(s->mmds, s->cfg.mmds_limit < 2 ? 2 : s->cfg.mmds_limit);
+	if (!s->cfg.mmds)
+		return 0;
+	json = json_dumps(s->cfg.mmds, JSON_COMPACT);
+	if (!json)
+		return err_set(-ENOMEM, "out of memory");
+	r = mmds_store_put_json(s->mmds, json, strlen(json), why, sizeof(why));
+	free(json);
+	if (r < 0)
+		return err_set(r, "--metadata: %s (--mmds-size-limit)", why);
+	json_decref(s->cfg.mmds);
+	s->cfg.mmds = NULL;
+	return 0;
+}
+
+static void mmds_detach(struct session *s)
+{
+	for (unsigned int i = 0; i < VM_MAX_NETS; i++) {
+		mmds_stack_free(s->mmds_stacks[i]);
+		s->mmds_stacks[i] = NULL;
+	}
+}
+
+/* mmds-config: its version and address go to the store, and each interface it names
+ * (an iface_id; vm.nets[] follows cfg.nets[]' order) gets a stack. After vm_create,
+ * before the vCPUs run (so before the guest can activate a NIC). */
+static int mmds_attach(struct session *s)
+{
+	json_t *mc = s->cfg.mmds_config, *ifs, *v;
+	char why[320] = "";
+	size_t k;
+	int r;
+
+	if (!mc)
+		return 0;
+	r = mmds_config_set(s->mmds, json_string_value(json_object_get(mc, "version")),
+			    json_string_value(json_object_get(mc, "ipv4_address")), why, sizeof(why));
+	if (r < 0)
+		return err_set(r, "mmds-config: %s", why);
+	ifs = json_object_get(mc, "network_interfaces");
+	json_array_foreach(ifs, k, v) {
+		const char *id = json_string_value(v);
+		unsigned int i = 0;
+
+		while (id && i < s->cfg.nnets && strcmp(s->cfg.nets[i].id, id))
+			i++;
+		if (!id || i >= s->cfg.nnets || i >= s->vm.nnets)
+			return err_set(-EINVAL, "mmds-config: no network interface `%.64s`: PUT "
+				       "/network-interfaces/%.64s first", id ? id : "?", id ? id : "?");
+		if (s->mmds_stacks[i])
+			continue;  /* listed twice */
+		s->mmds_stacks[i] = mmds_stack_new(s->mmds);
+		if (!s->mmds_stacks[i])
+			return err_set(-ENOMEM, "out of memory");
+		r = virtio_net_attach_mmds(&s->vm.nets[i], s->mmds_stacks[i]);
+		if (r < 0)
+			return err_set(r, "mmds-config: cannot serve MMDS on interface `%s`: %s", id,
+				       strerror(-r));
+		log_info("MMDS (%s) on interface %s (%s)",
+			 mmds_store_version(s->mmds) == MMDS_V2 ? "V2" : "V1", id, s->cfg.nets[i].tap);
+	}
+	return 0;
+}
+
 /* ---- the VM ---- */
 
 static void session_tick(void *ctx)
@@ -147,6 +230,12 @@ static int session_start(struct session *s)
 	r = vm_create(&s->vm, &vc);
 	if (r < 0)
 		goto fail;
+	r = mmds_attach(s);
+	if (r < 0) {
+		vm_destroy(&s->vm);
+		mmds_detach(s);
+		goto fail;
+	}
 	s->started = true;
 	log_info("microVM started: %u vCPU, %llu MiB, kernel %s", vc.vcpus,
 		 (unsigned long long)vc.mem_mib, vc.kernel);
@@ -246,6 +335,41 @@ static int op_flush_metrics(void *ctx)
 static int op_instance_start(void *ctx)
 {
 	return session_start(ctx);
+}
+
+static struct mmds_store *op_mmds(void *ctx)
+{
+	return ((struct session *)ctx)->mmds;
+}
+
+/* PATCH /drives/{id} after boot: the running disk gets the new file, then the
+ * description (GET /vm/config) shows it. */
+static int op_patch_drive(void *ctx, const char *id, const char *path)
+{
+	struct session *s = ctx;
+	unsigned int i = 0;
+	char *copy;
+	int r;
+
+	while (i < s->cfg.ndrives && strcmp(s->cfg.drives[i].id, id))
+		i++;
+	if (!s->started || i >= s->cfg.ndrives || i >= s->vm.nblks)
+		return err_set(-ENOENT, "Invalid block device ID: the microVM has no drive `%s`.",
+			       id);
+	copy = strdup(path);
+	if (!copy)
+		return err_set(-ENOMEM, "out of memory");
+	r = virtio_blk_swap(&s->vm.blks[i], path);
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
+	free(s->cfg.drives[i].path);
+	s->cfg.drives[i].path = copy;
+	s->vm.cfg.disks[i].path = copy;   /* it pointed at the old string */
+	log_info("drive %s: now backed by %s (%llu sectors)", id, path,
+		 (unsigned long long)__atomic_load_n(&s->vm.blks[i].sectors, __ATOMIC_ACQUIRE));
+	return 0;
 }
 
 /* ---- before boot: serve the API until InstanceStart or a stop signal ---- */
@@ -403,6 +527,9 @@ int session_run(const struct run_args *a)
 	r = setup(s);
 	if (r < 0)
 		goto out;
+	r = mmds_init(s);
+	if (r < 0)
+		goto out;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0) {
 		r = err_set(-errno, "epoll_create1: %s", strerror(errno));
@@ -416,6 +543,7 @@ int session_run(const struct run_args *a)
 			.started = op_started, .apply_logger = op_apply_logger,
 			.apply_metrics = op_apply_metrics, .flush_metrics = op_flush_metrics,
 			.instance_start = op_instance_start, .counters = &s->counters,
+			.mmds = op_mmds, .patch_drive = op_patch_drive,
 		};
 
 		r = api_server_open(&s->api, a->api_sock, s->epfd, EV_API, &ops);
@@ -443,6 +571,8 @@ out:
 		(void)fc_metrics_flush(&s->metrics, s->started ? &s->vm : NULL, &s->counters);
 	if (s->started)
 		vm_destroy(&s->vm);
+	/* The stacks after the devices that used them, the store after the stacks. */
+	mmds_detach(s);
 	fc_metrics_close(&s->metrics);
 	if (s->api_open)
 		api_server_close(&s->api);
@@ -452,6 +582,7 @@ out:
 	free(s->cmdline);
 	fc_config_free(&s->cfg);
 	vm_file_free(&s->file);
+	mmds_store_free(s->mmds);
 	free(s);
 	return r;
 }

@@ -9,7 +9,8 @@
 #   kata         Kata's `--config-file` start and GET / readiness polling, FIFO logger
 #                and metrics, vCPU threads named "fc_vcpu N"
 #   runtime_rs   Kata runtime-rs's PUT order, with PUT /vsock twice (the second replaces)
-#   flintlock    `--no-api --config-file --metadata`
+#   flintlock    `--no-api --config-file --metadata`; then with an API socket: the
+#                metadata is what GET /mmds shows, PATCH merges into it (and `ember api`)
 #   getting_started  Firecracker's getting-started curl sequence on a relative socket path
 #
 # Ember runs as `firecracker` (a symlink), as these stacks start it. Prints PASS/FAIL lines
@@ -40,6 +41,12 @@ ln -s "$EMBER" "$TMP/bin/firecracker"
 FC=$TMP/bin/firecracker
 DISK=$TMP/rootfs.ext4
 truncate -s 4M "$DISK"
+DISK2=$TMP/rootfs2.ext4     # the drive hot-swap's files: bigger, empty, a bad size
+truncate -s 8M "$DISK2"
+EMPTY=$TMP/placeholder.img
+: >"$EMPTY"
+ODD=$TMP/odd.img
+head -c 1000 /dev/zero >"$ODD"
 TAP=
 PIDS=()
 
@@ -201,6 +208,9 @@ r 400 PUT /boot-source "{\"kernel_image_path\":\"$K\"}" '={"fault_message":"The 
 r 400 PUT /machine-config '{"vcpu_count":1,"mem_size_mib":64}' '~after starting'
 r 400 PUT /drives/2 "{\"drive_id\":\"2\",\"path_on_host\":\"$DISK\",\"is_root_device\":false}" '~after starting'
 r 400 PUT /actions '{"action_type":"InstanceStart"}' '~after starting'
+# MMDS after boot: the live store holds what was PUT before boot; PATCH merges into it.
+r 204 PATCH /mmds '{"latest":{"meta-data":{"hostname":"h0"}}}'
+r 200 GET /mmds '' '={"latest":{"meta-data":{"ami-id":"ami-12345678","hostname":"h0"}}}'
 r 204 PUT /mmds '{"latest":{"meta-data":{"ami-id":"ami-2"}}}'
 r 204 PATCH /mmds '{"latest":{"meta-data":{"hostname":"h"}}}'
 r 200 GET /mmds '' '={"latest":{"meta-data":{"ami-id":"ami-2","hostname":"h"}}}'
@@ -209,6 +219,21 @@ r 204 PATCH /vm '{"state":"Paused"}'
 r 200 GET / '' '~"state":"Paused"'
 r 204 PATCH /vm '{"state":"Resumed"}'
 r 200 GET /vm/config '' '~root=/dev/vda rw'
+# Drive hot-swap: PATCH /drives/{id} after boot swaps the running disk's file.
+r 204 PATCH /drives/1 "{\"drive_id\":\"1\",\"path_on_host\":\"$DISK2\"}"
+r 200 GET /vm/config '' "~\"drive_id\":\"1\",\"path_on_host\":\"$DISK2\""
+r 204 PATCH /drives/1 "{\"drive_id\":\"1\",\"path_on_host\":\"$EMPTY\",\"rate_limiter\":null}"
+r 204 PATCH /drives/1 '{"drive_id":"1","rate_limiter":{}}'
+r 400 PATCH /drives/9 "{\"drive_id\":\"9\",\"path_on_host\":\"$DISK2\"}" '={"fault_message":"Invalid block device ID: the microVM has no drive `9`."}'
+r 400 PATCH /drives/1 "{\"drive_id\":\"1\",\"path_on_host\":\"$TMP/missing.img\"}" "~Unable to patch the block device \`1\`: path_on_host $TMP/missing.img: no such file"
+r 400 PATCH /drives/1 "{\"drive_id\":\"1\",\"path_on_host\":\"$ODD\"}" '~not a multiple of 512'
+r 400 PATCH /drives/1 '{"drive_id":"2","path_on_host":"/x"}' '~does not match'
+# The failed swaps left the last good file in place.
+r 200 GET /vm/config '' "~\"drive_id\":\"1\",\"path_on_host\":\"$EMPTY\""
+if [ -n "$TAP" ]; then
+    r 204 PATCH /network-interfaces/1 '{"iface_id":"1","rx_rate_limiter":{"bandwidth":{"size":1000,"refill_time":100}}}'
+    r 400 PATCH /network-interfaces/nope '{"iface_id":"nope"}' '~Invalid interface ID - not found: nope'
+fi
 replay gosdk "$S"
 if grep -Eq "$FC_LINE"'gosdk:main:DEBUG\] api: PUT /boot-source -> 204$' "$TMP/gosdk.log"; then
     pass "gosdk: logger_line_format"
@@ -314,6 +339,31 @@ if wait_for 10 eval '! kill -0 $VM 2>/dev/null' && wait "$VM"; then
 else
     fail "flintlock: sigterm_exit_0" "$(tail -c 300 "$TMP/flintlock.err")"
 fi
+
+# --config-file and --metadata with an API socket: the metadata is the live store.
+S=$TMP/meta.sock
+start metadata_api "$FC" --api-sock "$S" --config-file "$TMP/fl.json" --metadata "$TMP/fl-meta.json" --id meta
+wait_for 5 test -S "$S" || fail metadata_api_start "no socket: $(head -c 300 "$TMP/metadata_api.err")"
+r 200 GET /mmds '' '={"latest":{"meta-data":{"instance-id":"fl-1"}}}'
+r 204 PATCH /mmds '{"latest":{"meta-data":{"local-hostname":"fl"}}}'
+r 200 GET /mmds '' '={"latest":{"meta-data":{"instance-id":"fl-1","local-hostname":"fl"}}}'
+replay metadata_api "$S"
+# `ember api`, the scripting client: body on stdout, exit 0 for 2xx, 1 otherwise.
+out=$("$EMBER" api "$S" GET /mmds 2>&1)
+if [ $? -eq 0 ] && [ "$out" = '{"latest":{"meta-data":{"instance-id":"fl-1","local-hostname":"fl"}}}' ]; then
+    pass "ember_api: get_mmds"
+else
+    fail "ember_api: get_mmds" "$out"
+fi
+out=$("$EMBER" api "$S" PATCH /drives/nope '{"drive_id":"nope","path_on_host":"/x"}' 2>"$TMP/api.err")
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'Invalid block device ID' <<<"$out" && grep -q 'HTTP 400' "$TMP/api.err"; then
+    pass "ember_api: fault_exit_1"
+else
+    fail "ember_api: fault_exit_1" "exit $rc: $out $(cat "$TMP/api.err")"
+fi
+kill -TERM "$VMM" 2>/dev/null
+wait_for 10 eval '! kill -0 $VM 2>/dev/null' || fail metadata_api_stop "still running after SIGTERM"
 
 # `ember run --api-sock` with no VM: Ember's own version; SIGTERM before InstanceStart ends
 # it with exit 0 and removes the socket.

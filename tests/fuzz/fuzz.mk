@@ -43,7 +43,8 @@ FUZZ_SRCS_virtio_vsock := src/devices/virtio/virtio_vsock.c src/devices/virtio/v
         src/devices/virtio/worker.c $(FUZZ_SRCS_virtio_mmio)
 FUZZ_SRCS_toml := src/config/toml.c src/config/toml_value.c src/util/err.c
 FUZZ_SRCS_fc_config := src/api/api_routes.c src/api/api_preboot.c src/config/fc_config.c \
-        src/config/fc_config_doc.c src/util/cmdline.c src/util/err.c src/util/log.c
+        src/config/fc_config_doc.c src/mmds/mmds_store.c src/util/cmdline.c src/util/err.c \
+        src/util/log.c
 FUZZ_SRCS_http := src/api/http.c $(FUZZ_SRCS_fc_config)
 FUZZ_SRCS_fc_api := $(FUZZ_SRCS_fc_config)
 FUZZ_SRCS_mmds_http := src/mmds/mmds_http.c src/mmds/mmds_store.c

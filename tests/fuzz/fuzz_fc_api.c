@@ -7,7 +7,9 @@
  * endpoint 0xff feeds the rest of the input to fc_config_parse as a --config-file.
  * Checks: every answer is 200/204/400; 204 has no body, the others a JSON body, a 400
  * exactly {"fault_message"}; the configuration stays within its limits and its GET
- * /vm/config shape; the command line it builds is a bounded string. */
+ * /vm/config shape; the command line it builds is a bounded string. Inputs of odd length
+ * run with a live MMDS store (as a session has) and a drive-swap hook; then the store's
+ * JSON stays an object within its limit. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "api/api_routes.h"
 #include "config/fc_config.h"
+#include "mmds/mmds_store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +43,17 @@ static const struct { const char *method, *path; } endpoints[] = {
 
 static struct fc_config cfg;
 static bool started;
+static struct mmds_store *store;
+
+static struct mmds_store *f_mmds(void *ctx) { (void)ctx; return store; }
+
+/* The swap "fails" for paths starting with 'x', as a missing file would. */
+static int f_patch_drive(void *ctx, const char *id, const char *path)
+{
+	(void)ctx;
+	ASSERT(id && path && path[0]);
+	return path[0] == 'x' ? -2 : 0;
+}
 
 static const char *f_state(void *ctx) { (void)ctx; return started ? "Running" : "Not started"; }
 static int f_ok(void *ctx) { (void)ctx; return 0; }
@@ -98,10 +112,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.apply_logger = f_logger, .apply_metrics = f_metrics, .flush_metrics = f_flush,
 		.instance_start = f_start,
 	};
+	static const struct api_ops ops_live = {
+		.id = "fuzz", .state = f_state, .pause = f_ok, .resume = f_ok, .ctrl_alt_del = f_ok,
+		.vm_config = f_config, .config = &cfg, .started = f_started,
+		.apply_logger = f_logger, .apply_metrics = f_metrics, .flush_metrics = f_flush,
+		.instance_start = f_start, .mmds = f_mmds, .patch_drive = f_patch_drive,
+	};
+	const struct api_ops *o = size % 2 ? &ops_live : &ops;
 	size_t off = 0;
 
 	fc_config_init(&cfg);
 	started = false;
+	store = size % 2 ? mmds_store_new() : NULL;
+	if (store)
+		ASSERT(mmds_store_set_limit(store, 1024) == 0);
 	for (int rec = 0; rec < 32 && off + 3 <= size; rec++) {
 		uint8_t sel = data[off];
 		size_t len = (size_t)data[off + 1] << 8 | data[off + 2];
@@ -125,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		req.body = (const char *)data + off;
 		req.body_len = len;
 		off += len;
-		api_handle(&ops, &req, &status, &body);
+		api_handle(o, &req, &status, &body);
 		ASSERT(status == 200 || status == 204 || status == 400);
 		ASSERT((status == 204) == (body == NULL));
 		if (body) {
@@ -139,6 +163,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(body);
 		check_config();
+	}
+	if (store) {
+		char *all = mmds_store_get_json(store);
+		json_t *j = all ? json_loads(all, 0, NULL) : NULL;
+
+		ASSERT(j && json_is_object(j) && strlen(all) <= 1024);
+		ASSERT(cfg.mmds == NULL);   /* the store is the only copy */
+		json_decref(j);
+		free(all);
+		mmds_store_free(store);
+		store = NULL;
 	}
 	fc_config_free(&cfg);
 	return 0;

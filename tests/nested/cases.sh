@@ -75,7 +75,11 @@ qemu_flaked() {
 inner_run_once() {
     name=$1 kind=$2
     log=/tmp/$name.log
-    if [ "$kind" = ember ]; then
+    if [ "$kind" = ember ] && [ -n "${EMBER_CMD:-}" ]; then
+        # A whole Ember command line (--config-file, or the pre-boot API).
+        # shellcheck disable=SC2086
+        set -- $EMBER_CMD
+    elif [ "$kind" = ember ]; then
         set -- ember run --kernel "$KERNEL" --initrd "$INITRD"
         [ -n "${MEM:-}" ] && set -- "$@" --memory "$MEM"
         [ -n "${CPUS:-}" ] && set -- "$@" --vcpus "$CPUS"
@@ -528,6 +532,183 @@ case_virtio_vsock() {
         *) fail "virtio-vsock: host echo server: '$(tail -n 1 /tmp/vsock-hsrv.out 2>/dev/null)'" ;;
     esac
     [ ! -e /tmp/vsock.sock ] || fail "virtio-vsock: Ember left /tmp/vsock.sock behind"
+}
+
+# --- MMDS and drive hot-swap (Firecracker's API after boot) ----------------------
+# The nested host drives Ember's API socket with `ember api` (no curl here).
+
+# Waits (up to RUN_TIMEOUT) until the run log LOG shows TEXT; 1 if it never does.
+wait_log() {
+    w=0
+    while [ $w -lt "$RUN_TIMEOUT" ]; do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 1
+        w=$((w + 1))
+    done
+    return 1
+}
+
+# api OUT SOCK METHOD PATH [BODY]: one request; OUT gets the body and "exit=N".
+api() {
+    out=$1
+    shift
+    ember api "$@" > "$out" 2>&1
+    echo "exit=$?" >> "$out"
+}
+
+# Once the guest asks (INNER-MMDS-PATCH-ME in run log $1), PATCH the live store.
+mmds_patch_when_asked() {
+    wait_log "$1" INNER-MMDS-PATCH-ME || return
+    api /tmp/mmds-patch.out /tmp/api.sock PATCH /mmds '{"latest":{"meta-data":{"patched":"yes-after-boot"}}}'
+    api /tmp/mmds-get.out /tmp/api.sock GET /mmds
+}
+
+# The MMDS address on the tap too, with a listener on port 80: MMDS frames that
+# leaked to the tap would reach this host (and the guest would not get MMDS's
+# answers). /tmp/leak.txt must stay empty.
+mmds_leak_trap() {
+    ip addr add 169.254.169.254/32 dev tap0 || fail "outer: cannot add 169.254.169.254 to tap0"
+    (sleep "$RUN_TIMEOUT" | nc -l -p 80 > /tmp/leak.txt 2>&1) &
+}
+
+# What both MMDS cases check: the value the host put, the post-boot PATCH seen by
+# the guest, no leak to the tap, the API answers.
+check_mmds() {
+    run=$1 ami=$2
+    check_virtio_run "$run" || return
+    got=$(val "$run" INNER-MMDS-AMI)
+    [ "$got" = "$ami" ] || fail "$run: guest read ami-id '$got', want $ami"
+    grep -q 'exit=0' /tmp/mmds-patch.out 2>/dev/null ||
+        fail "$run: PATCH /mmds after boot: $(tr '\n' ' ' < /tmp/mmds-patch.out 2>/dev/null)"
+    got=$(val "$run" INNER-MMDS-PATCHED)
+    [ "$got" = yes-after-boot ] || fail "$run: guest read the patched key as '$got', want yes-after-boot"
+    grep -q "\"ami-id\":\"$ami\".*\"patched\":\"yes-after-boot\"" /tmp/mmds-get.out 2>/dev/null ||
+        fail "$run: GET /mmds after the PATCH: $(head -c 300 /tmp/mmds-get.out 2>/dev/null)"
+    case "$(val "$run" INNER-MMDS-KEYS)" in
+        *ami-id*patched*) ;; *) fail "$run: meta-data keys '$(val "$run" INNER-MMDS-KEYS)'" ;;
+    esac
+    [ -s /tmp/leak.txt ] && fail "$run: MMDS traffic reached the tap: $(head -c 200 /tmp/leak.txt)"
+    info "$run: tap0 rx_packets=$(cat /sys/class/net/tap0/statistics/rx_packets 2>/dev/null) (none of them MMDS's)"
+}
+
+# MMDS V1 from Firecracker's --config-file (mmds-config) and --metadata, with an
+# API socket for the post-boot PATCH; the guest reads without a token.
+case_mmds() {
+    [ "$VMM" = ember ] || { skip "MMDS is Ember's; QEMU has none"; return; }
+    virtio_prologue mmds || return
+    CMDLINE="$CMDLINE ember.mmds=v1"
+    outer_modules tun
+    outer_tap tap0 10.0.2.1
+    mmds_leak_trap
+    cat > /tmp/vm.json <<JSON
+{"boot-source": {"kernel_image_path": "$KERNEL", "initrd_path": "$INITRD", "boot_args": "$CMDLINE"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": $MEM},
+ "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "52:54:00:12:34:56"}],
+ "mmds-config": {"version": "V1", "network_interfaces": ["eth0"]}}
+JSON
+    echo '{"latest": {"meta-data": {"ami-id": "ami-nested-v1", "hostname": "inner"}}}' > /tmp/meta.json
+    rm -f /tmp/api.sock
+    mmds_patch_when_asked /tmp/mmds.log &
+    helper=$!
+    EMBER_CMD="ember run --config-file /tmp/vm.json --metadata /tmp/meta.json --api-sock /tmp/api.sock" \
+        inner_run mmds "$VMM"
+    wait "$helper" 2>/dev/null
+    check_mmds mmds ami-nested-v1
+}
+
+# MMDS V2 configured through the pre-boot API (PUT /mmds before InstanceStart
+# reaches the store): 401 without a token, a token by PUT /latest/api/token,
+# reads with it; then the post-boot PATCH.
+mmds_configure_v2() {
+    w=0
+    while [ ! -S /tmp/api.sock ] && [ $w -lt 60 ]; do sleep 1; w=$((w + 1)); done
+    : > /tmp/mmds-cfg.out
+    for req in \
+        "PUT /boot-source {\"kernel_image_path\":\"$KERNEL\",\"initrd_path\":\"$INITRD\",\"boot_args\":\"$(echo "$CMDLINE" | sed 's/ /\\u0020/g')\"}" \
+        "PUT /machine-config {\"vcpu_count\":1,\"mem_size_mib\":$MEM}" \
+        "PUT /network-interfaces/eth0 {\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\",\"guest_mac\":\"52:54:00:12:34:56\"}" \
+        "PUT /mmds/config {\"version\":\"V2\",\"network_interfaces\":[\"eth0\"]}" \
+        "PUT /mmds {\"latest\":{\"meta-data\":{\"ami-id\":\"ami-nested-v2\",\"hostname\":\"inner\"}}}" \
+        "PUT /actions {\"action_type\":\"InstanceStart\"}"; do
+        # shellcheck disable=SC2086  # METHOD PATH BODY (the body has no spaces)
+        set -- $req
+        ember api /tmp/api.sock "$1" "$2" "$3" >> /tmp/mmds-cfg.out 2>&1 ||
+            echo "MMDS-CFG-FAILED $1 $2" >> /tmp/mmds-cfg.out
+    done
+}
+
+case_mmds_v2() {
+    [ "$VMM" = ember ] || { skip "MMDS is Ember's; QEMU has none"; return; }
+    virtio_prologue mmds || return
+    CMDLINE="$CMDLINE ember.mmds=v2"
+    outer_modules tun
+    outer_tap tap0 10.0.2.1
+    mmds_leak_trap
+    rm -f /tmp/api.sock
+    mmds_configure_v2 &
+    cfg=$!
+    mmds_patch_when_asked /tmp/mmds-v2.log &
+    helper=$!
+    EMBER_CMD="ember run --api-sock /tmp/api.sock" inner_run mmds-v2 "$VMM"
+    wait "$cfg" "$helper" 2>/dev/null
+    if grep -q MMDS-CFG-FAILED /tmp/mmds-cfg.out; then
+        fail "mmds-v2: pre-boot configuration: $(tr '\n' ' ' < /tmp/mmds-cfg.out | head -c 400)"
+        return
+    fi
+    check_mmds mmds-v2 ami-nested-v2
+    case "$(val mmds-v2 INNER-MMDS-NOTOKEN)" in
+        *401*) ;; *) fail "mmds-v2: a GET without a token got '$(val mmds-v2 INNER-MMDS-NOTOKEN)', want 401" ;;
+    esac
+    [ "$(val mmds-v2 INNER-MMDS-TOKEN)" = len=44 ] ||
+        fail "mmds-v2: session token: $(val mmds-v2 INNER-MMDS-TOKEN), want 44 characters"
+}
+
+# An image of MIB MiB with marker text in its first and last sectors.
+marked_image() {
+    rm -f "$1"
+    printf '%s' "$3-FIRST" > "$1"
+    truncate -s "${2}M" "$1"
+    printf '%s' "$3-LAST" | dd of="$1" bs=512 seek=$(($2 * 2048 - 1)) conv=notrunc 2>/dev/null
+}
+
+# Once the guest waits (INNER-HOTSWAP-WAITING), the refusals, then the swap.
+hotswap_when_asked() {
+    wait_log /tmp/drive-hotswap.log INNER-HOTSWAP-WAITING || return
+    api /tmp/hs-unknown.out /tmp/api.sock PATCH /drives/nope '{"drive_id":"nope","path_on_host":"/tmp/new.img"}'
+    api /tmp/hs-missing.out /tmp/api.sock PATCH /drives/drive0 '{"drive_id":"drive0","path_on_host":"/tmp/missing.img"}'
+    api /tmp/hs-swap.out /tmp/api.sock PATCH /drives/drive0 '{"drive_id":"drive0","path_on_host":"/tmp/new.img"}'
+    api /tmp/hs-config.out /tmp/api.sock GET /vm/config
+}
+
+# Firecracker's drive hot-swap: PATCH /drives/drive0 after boot gives the running
+# guest a bigger image; the guest sees the new size (config-change interrupt)
+# and reads the new image's first and last sectors.
+case_drive_hotswap() {
+    [ "$VMM" = ember ] || { skip "the drive swap goes through Ember's API"; return; }
+    virtio_prologue hotswap || return
+    marked_image /tmp/old.img 1 EMBER-OLD
+    marked_image /tmp/new.img 3 EMBER-NEW
+    rm -f /tmp/api.sock /tmp/missing.img
+    hotswap_when_asked &
+    helper=$!
+    EMBER_ARGS="--disk /tmp/old.img --api-sock /tmp/api.sock" inner_run drive-hotswap "$VMM"
+    wait "$helper" 2>/dev/null
+    check_virtio_run drive-hotswap || return
+    b=$(val drive-hotswap INNER-HOTSWAP-BEFORE)
+    [ "$b" = "size=2048 first=EMBER-OLD-FIRST" ] ||
+        fail "drive-hotswap: before the swap: '$b', want size=2048 first=EMBER-OLD-FIRST"
+    grep -q 'exit=1' /tmp/hs-unknown.out && grep -q 'Invalid block device ID' /tmp/hs-unknown.out ||
+        fail "drive-hotswap: PATCH of an unknown drive: $(tr '\n' ' ' < /tmp/hs-unknown.out)"
+    grep -q 'exit=1' /tmp/hs-missing.out && grep -q 'no such file' /tmp/hs-missing.out ||
+        fail "drive-hotswap: PATCH with a missing file: $(tr '\n' ' ' < /tmp/hs-missing.out)"
+    grep -q 'exit=0' /tmp/hs-swap.out ||
+        fail "drive-hotswap: PATCH /drives/drive0: $(tr '\n' ' ' < /tmp/hs-swap.out)"
+    grep -q '"path_on_host":"/tmp/new.img"' /tmp/hs-config.out ||
+        fail "drive-hotswap: GET /vm/config after the swap: $(head -c 300 /tmp/hs-config.out)"
+    a=$(val drive-hotswap INNER-HOTSWAP-AFTER)
+    [ "$a" = "size=6144 first=EMBER-NEW-FIRST last=EMBER-NEW-LAST" ] ||
+        fail "drive-hotswap: after the swap: '$a', want size=6144 first=EMBER-NEW-FIRST last=EMBER-NEW-LAST"
+    info "drive-hotswap: $(val drive-hotswap INNER-HOTSWAP-DMESG)"
 }
 
 # --- fleet (issue 5) -----------------------------------------------------------

@@ -205,6 +205,68 @@ case "$action" in
         sleep 2  # the last closes reach the host before the VM ends
         poweroff -f
         ;;
+    mmds)
+        # MMDS through eth0 (tests/nested/cases.sh case_mmds, case_mmds_v2):
+        # ember.mmds=v1|v2. Reads ami-id (under V2: 401 without a token first,
+        # then a token from PUT /latest/api/token by nc, as busybox wget cannot
+        # PUT), asks the host to PATCH the store (INNER-MMDS-PATCH-ME) and polls
+        # for the new key for up to 60 s.
+        ver=v1
+        for arg in $(cat /proc/cmdline); do
+            case "$arg" in ember.mmds=*) ver=${arg#ember.mmds=} ;; esac
+        done
+        ip addr add 10.0.2.2/24 dev eth0 && ip link set eth0 up &&
+            ip route add 169.254.169.254 dev eth0 || echo "INNER-MMDS-NET config-failed"
+        tok=""
+        mget() {
+            if [ -n "$tok" ]; then
+                timeout 15 wget -q -O - --header "X-metadata-token: $tok" "http://169.254.169.254$1"
+            else
+                timeout 15 wget -q -O - "http://169.254.169.254$1"
+            fi
+        }
+        if [ "$ver" = v2 ]; then
+            timeout 15 wget -q -O /dev/null http://169.254.169.254/latest/meta-data/ami-id 2>/tmp/w.err
+            echo "INNER-MMDS-NOTOKEN $(tr '\n' ' ' < /tmp/w.err)"
+            # HTTP/1.0: MMDS answers and closes; the sleep keeps nc's stdin open meanwhile.
+            tok=$( (printf 'PUT /latest/api/token HTTP/1.0\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n'; sleep 3) |
+                timeout 15 nc 169.254.169.254 80 | tr -d '\r' | sed '1,/^$/d')
+            echo "INNER-MMDS-TOKEN len=${#tok}"
+        fi
+        echo "INNER-MMDS-AMI $(mget /latest/meta-data/ami-id)"
+        echo "INNER-MMDS-PATCH-ME"
+        i=0 v=""
+        while [ $i -lt 120 ]; do
+            v=$(mget /latest/meta-data/patched 2>/dev/null)
+            [ -n "$v" ] && break
+            sleep 0.5
+            i=$((i + 1))
+        done
+        echo "INNER-MMDS-PATCHED ${v:-none}"
+        echo "INNER-MMDS-KEYS $(mget /latest/meta-data/ | tr '\n' ',')"
+        poweroff -f
+        ;;
+    hotswap)
+        # Drive hot-swap (case_drive_hotswap): /dev/vda's size and first-sector
+        # marker, then INNER-HOTSWAP-WAITING; the host PATCHes /drives/drive0 to
+        # a bigger image; the guest polls the size for up to 60 s and reads the
+        # new image's first and last sectors (after dropping its page cache).
+        marker() { dd if=/dev/vda bs=512 skip="$1" count=1 2>/dev/null | tr -cd 'A-Z0-9-'; }
+        s0=$(cat /sys/block/vda/size 2>/dev/null)
+        echo "INNER-HOTSWAP-BEFORE size=$s0 first=$(marker 0)"
+        echo "INNER-HOTSWAP-WAITING"
+        i=0 s=$s0
+        while [ "$s" = "$s0" ] && [ $i -lt 120 ]; do
+            sleep 0.5
+            s=$(cat /sys/block/vda/size)
+            i=$((i + 1))
+        done
+        sync
+        echo 3 > /proc/sys/vm/drop_caches
+        echo "INNER-HOTSWAP-AFTER size=$s first=$(marker 0) last=$(marker $((s - 1)))"
+        dmesg | grep -i 'capacity change' | tail -n 1 | sed 's/^/INNER-HOTSWAP-DMESG /'
+        poweroff -f
+        ;;
     tick)
         # The kernel reboots at once on Ctrl-Alt-Del (instead of sending init
         # a SIGINT): how `ember up` stops its fleet.

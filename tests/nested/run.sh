@@ -80,6 +80,9 @@ CASES=(
     virtio-net:4096:1
     virtio-multi:4096:1
     virtio-vsock:4096:1
+    mmds:4096:1
+    mmds-v2:4096:1
+    drive-hotswap:4096:1
 )
 # Cases run only when NESTED_CASES names them.
 CASES_OPT=(

@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "api/api_routes.h"
 #include "config/fc_config.h"
+#include "mmds/mmds_store.h"
 #include "util/err.h"
 
 struct fake {
@@ -424,8 +425,9 @@ TEST(post_boot_refusals)
 	CHECK(fault_has(&x, "JSON object"));
 	call(&x, "PATCH", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"guest_mac\":\"06:00:00:00:00:01\"}");
 	CHECK(fault_has(&x, "unknown field"));
+	/* No drive-update hook (and no drive x): refused with a fault, never a crash. */
 	call(&x, "PATCH", "/drives/x", "{\"drive_id\":\"x\",\"path_on_host\":\"/y\"}");
-	CHECK(fault_has(&x, "after boot"));
+	CHECK(fault_has(&x, "Invalid block device ID"));
 	call(&x, "PUT", "/actions", "{\"action_type\":\"FlushMetrics\"}");
 	CHECK(fault_has(&x, "metrics"));
 	teardown(&x);
@@ -444,5 +446,183 @@ TEST(no_config_no_routes)
 	CHECK(fault_has(&x, "Invalid request method and/or path"));
 	call(&x, "PUT", "/boot-source", "{}");
 	CHECK(fault_has(&x, "Invalid request method and/or path"));
+	teardown(&x);
+}
+
+/* ---- after boot: PATCH /drives through the owner's hook ---- */
+
+struct swap_fx {
+	struct fx x;
+	int calls, fail;
+	char id[64], path[256];
+};
+
+static int f_patch_drive(void *ctx, const char *id, const char *path)
+{
+	struct swap_fx *w = ctx;
+
+	w->calls++;
+	snprintf(w->id, sizeof(w->id), "%s", id);
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	if (w->fail)
+		return err_set(-ENOENT, "path_on_host %s: no such file", path);
+	return 0;
+}
+
+static void boot_with_drive(struct swap_fx *w)
+{
+	char b[512];
+
+	memset(w, 0, sizeof(*w));
+	setup(&w->x);
+	w->x.ops.ctx = w;             /* struct fx is the first member: the fakes still work */
+	w->x.ops.patch_drive = f_patch_drive;
+	put_kernel(&w->x);
+	snprintf(b, sizeof(b), "{\"drive_id\":\"rootfs\",\"path_on_host\":\"%s\",\"is_root_device\":"
+		 "true}", kernel());
+	call(&w->x, "PUT", "/drives/rootfs", b);
+	CHECK_204(&w->x);
+	call(&w->x, "PATCH", "/drives/rootfs", b);
+	CHECK(fault_has(&w->x, "before starting"));   /* Firecracker: post-boot only */
+	CHECK_EQ_INT(w->calls, 0);
+	call(&w->x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}");
+	REQUIRE(w->x.f.started);
+}
+
+TEST(patch_drive_after_boot_calls_the_hook)
+{
+	struct swap_fx w;
+
+	boot_with_drive(&w);
+	call(&w.x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/new.img\"}");
+	CHECK_204(&w.x);
+	CHECK_EQ_INT(w.calls, 1);
+	CHECK_STR_EQ(w.id, "rootfs");
+	CHECK_STR_EQ(w.path, "/new.img");
+	/* Rate limiter only (and null): valid, nothing swapped. */
+	call(&w.x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"rate_limiter\":{}}");
+	CHECK_204(&w.x);
+	call(&w.x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"rate_limiter\":null,"
+	     "\"path_on_host\":null}");
+	CHECK_204(&w.x);
+	call(&w.x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/b\","
+	     "\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"refill_time\":1}}}");
+	CHECK_204(&w.x);
+	CHECK_EQ_INT(w.calls, 2);
+	CHECK_EQ_U64(w.x.counters.count[AC_PATCH_DRIVE], 5);
+	CHECK_EQ_U64(w.x.counters.fails[AC_PATCH_DRIVE], 1);   /* the pre-boot one */
+	teardown(&w.x);
+}
+
+TEST(patch_drive_after_boot_refusals)
+{
+	static const struct { const char *path, *body, *want; } bad[] = {
+		{ "/drives/nope", "{\"drive_id\":\"nope\",\"path_on_host\":\"/n\"}",
+		  "Invalid block device ID: the microVM has no drive `nope`." },
+		{ "/drives/rootfs", "{\"drive_id\":\"other\",\"path_on_host\":\"/n\"}", "does not match" },
+		{ "/drives/rootfs", "{\"path_on_host\":\"/n\"}", "missing field `drive_id`" },
+		{ "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"is_read_only\":true}", "unknown field" },
+		{ "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":5}", "non-empty string" },
+		{ "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"\"}", "non-empty string" },
+		{ "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"rate_limiter\":7}", "rate_limiter" },
+		{ "/drives/rootfs", "[]", "JSON object" },
+		{ "/drives/rootfs", "{", "Invalid JSON" },
+	};
+	struct swap_fx w;
+
+	boot_with_drive(&w);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		call(&w.x, "PATCH", bad[i].path, bad[i].body);
+		if (!fault_has(&w.x, bad[i].want))
+			FAIL("case %zu: %s", i, bad[i].body);
+	}
+	CHECK_EQ_INT(w.calls, 0);
+	/* The hook's failure: 400 naming the drive and the hook's reason. */
+	w.fail = 1;
+	call(&w.x, "PATCH", "/drives/rootfs", "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/gone\"}");
+	CHECK(fault_has(&w.x, "Unable to patch the block device `rootfs`: path_on_host /gone: no "
+			"such file"));
+	CHECK_EQ_INT(w.calls, 1);
+	teardown(&w.x);
+}
+
+/* ---- /mmds on a live store (what a session provides) ---- */
+
+struct store_fx {
+	struct fx x;
+	struct mmds_store *st;
+};
+
+static struct mmds_store *f_mmds(void *ctx)
+{
+	return ((struct store_fx *)ctx)->st;
+}
+
+TEST(mmds_routes_use_the_store_before_and_after_boot)
+{
+	struct store_fx w;
+	json_t *v = NULL;
+	char *all;
+
+	memset(&w, 0, sizeof(w));
+	setup(&w.x);
+	w.x.ops.ctx = &w;
+	w.x.ops.mmds = f_mmds;
+	w.st = mmds_store_new();
+	REQUIRE(w.st);
+	call(&w.x, "GET", "/mmds", NULL);
+	CHECK_EQ_INT(w.x.status, 200);
+	CHECK_STR_EQ(w.x.body, "{}");
+	call(&w.x, "PATCH", "/mmds", "{\"a\":1}");
+	CHECK(fault_has(&w.x, "not initialized"));
+	call(&w.x, "PUT", "/mmds", "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"x\":1}}}");
+	CHECK_204(&w.x);
+	CHECK(w.x.cfg.mmds == NULL);    /* the store is the only copy */
+	CHECK_EQ_INT(mmds_store_get(w.st, "/latest/meta-data/ami-id", &v), 0);
+	CHECK_STR_EQ(json_string_value(v), "ami-1");
+	json_decref(v);
+	v = NULL;
+	put_kernel(&w.x);
+	call(&w.x, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}");
+	REQUIRE(w.x.f.started);
+	/* After boot: RFC 7396 (null deletes), and GET reads the store. */
+	call(&w.x, "PATCH", "/mmds", "{\"latest\":{\"meta-data\":{\"x\":null,\"h\":\"host\"}}}");
+	CHECK_204(&w.x);
+	call(&w.x, "GET", "/mmds", NULL);
+	CHECK_EQ_INT(w.x.status, 200);
+	CHECK_STR_EQ(w.x.body, "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"h\":\"host\"}}}");
+	call(&w.x, "PUT", "/mmds", "[1]");
+	CHECK(fault_has(&w.x, "JSON object"));
+	/* Over the limit: 400, and the store keeps its data. */
+	REQUIRE(mmds_store_set_limit(w.st, 64) == 0);
+	call(&w.x, "PATCH", "/mmds", "{\"big\":\"0123456789012345678901234567890123456789012345678901234567890123\"}");
+	CHECK(fault_has(&w.x, "exceeds the data store limit of 64 bytes"));
+	all = mmds_store_get_json(w.st);
+	CHECK_STR_EQ(all, "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"h\":\"host\"}}}");
+	free(all);
+	call(&w.x, "PUT", "/mmds", "{}");
+	CHECK_204(&w.x);
+	call(&w.x, "GET", "/mmds", NULL);
+	CHECK_STR_EQ(w.x.body, "{}");
+	teardown(&w.x);
+	mmds_store_free(w.st);
+}
+
+TEST(mmds_config_address_must_be_usable_link_local)
+{
+	struct fx x;
+
+	setup(&x);
+	call(&x, "PUT", "/network-interfaces/eth0", "{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}");
+	CHECK_204(&x);
+	call(&x, "PUT", "/mmds/config", "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"10.0.0.1\"}");
+	CHECK(fault_has(&x, "not a usable link-local address"));
+	call(&x, "PUT", "/mmds/config", "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"169.254.0.9\"}");
+	CHECK(fault_has(&x, "169.254.1.0 to 169.254.254.255"));
+	call(&x, "PUT", "/mmds/config", "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"169.254.01.2\"}");
+	CHECK(fault_has(&x, "not an IPv4 address"));
+	call(&x, "PUT", "/mmds/config", "{\"network_interfaces\":[\"eth0\"],\"ipv4_address\":\"169.254.170.2\","
+	     "\"version\":\"V2\"}");
+	CHECK_204(&x);
 	teardown(&x);
 }
