@@ -485,8 +485,8 @@ case_virtio_multi() {
 # virtio-vsock: Ember's hybrid model both ways, with vsock_echo at each end
 # (tests/nested/vsock_echo.c). The same four streams each way round, one after
 # another (VSOCK_TESTS: name, operation, bytes per connection, connections):
-# an echo of 4 MiB, 8 MiB sent one way (the receiver answers with the length
-# and hash it got), 8 MiB received the other way (checked against the
+# an echo of 4 MiB, 32 MiB sent one way (the receiver answers with the length
+# and hash it got), 32 MiB received the other way (checked against the
 # pattern's hash), and 16 echoes of 1 MiB at once. Every stream is checked end
 # to end. Guest-initiated first: the guest's client-vsock connects to CID 2
 # port 5000, which Ember connects to /tmp/vsock.sock_5000 (the nested host's
@@ -497,7 +497,7 @@ case_virtio_multi() {
 # times it: the outer host's clock for host-initiated, the inner guest's for
 # guest-initiated). The inner init runs the same list (inner-init.sh).
 # QEMU has no hybrid vsock: Ember only.
-VSOCK_TESTS="echo1:echo:4194304:1 send:send:8388608:1 recv:recv:8388608:1 echo16:echo:1048576:16"
+VSOCK_TESTS="echo1:echo:4194304:1 send:send:33554432:1 recv:recv:33554432:1 echo16:echo:1048576:16"
 
 # "... mbps=R ..." -> R
 vsock_mbps() { echo "$1" | sed -n 's/.* mbps=\([0-9.]*\).*/\1/p'; }
@@ -543,12 +543,12 @@ case_virtio_vsock() {
             *) fail "virtio-vsock: host-initiated $name: '${h:-no result}'" ;;
         esac
     done
-    # Throughput each way, from the one-way 8 MiB streams.
+    # Throughput each way, from the one-way 32 MiB streams.
     h2g_hi=$(vsock_mbps "$(tail -n 1 /tmp/vsock-hi-send.out 2>/dev/null)")
     g2h_hi=$(vsock_mbps "$(tail -n 1 /tmp/vsock-hi-recv.out 2>/dev/null)")
     g2h_gi=$(vsock_mbps "$(val virtio-vsock INNER-VSOCK-GI-send)")
     h2g_gi=$(vsock_mbps "$(val virtio-vsock INNER-VSOCK-GI-recv)")
-    info "virtio-vsock MB/s (8 MiB one way): host->guest ${h2g_hi:-?} (host-initiated) ${h2g_gi:-?} (guest-initiated); guest->host ${g2h_hi:-?} (host-initiated) ${g2h_gi:-?} (guest-initiated)"
+    info "virtio-vsock MB/s (32 MiB one way): host->guest ${h2g_hi:-?} (host-initiated) ${h2g_gi:-?} (guest-initiated); guest->host ${g2h_hi:-?} (host-initiated) ${g2h_gi:-?} (guest-initiated)"
     case "$(val virtio-vsock INNER-VSOCK-SERVED)" in
         "VSOCK-RESULT ok conns=$total "*) ;;
         *) fail "virtio-vsock: guest server: '$(val virtio-vsock INNER-VSOCK-SERVED)'" ;;

@@ -197,7 +197,7 @@ case "$action" in
         # nested host's streams (its clients retry until it listens). One
         # phase after the other: each stream's MB/s is the device's alone.
         n=0
-        for t in echo1:echo:4194304:1 send:send:8388608:1 recv:recv:8388608:1 echo16:echo:1048576:16; do
+        for t in echo1:echo:4194304:1 send:send:33554432:1 recv:recv:33554432:1 echo16:echo:1048576:16; do
             oifs=$IFS; IFS=:
             # shellcheck disable=SC2086  # split at the colons
             set -- $t
