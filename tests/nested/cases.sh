@@ -549,6 +549,15 @@ case_virtio_vsock() {
     g2h_gi=$(vsock_mbps "$(val virtio-vsock INNER-VSOCK-GI-send)")
     h2g_gi=$(vsock_mbps "$(val virtio-vsock INNER-VSOCK-GI-recv)")
     info "virtio-vsock MB/s (32 MiB one way): host->guest ${h2g_hi:-?} (host-initiated) ${h2g_gi:-?} (guest-initiated); guest->host ${g2h_hi:-?} (host-initiated) ${g2h_gi:-?} (guest-initiated)"
+    # Baseline, no VM: the same one-way streams between the two helpers over one
+    # Unix socket in this host (serve-unix answers the CONNECT line itself).
+    vsock_echo serve-unix /tmp/vsock-base.sock 2 > /tmp/vsock-base-srv.out 2>&1 &
+    bsrv=$!
+    b_send=$(vsock_echo client-unix /tmp/vsock-base.sock 6000 send 33554432 1 2>&1 | tail -n 1)
+    b_recv=$(vsock_echo client-unix /tmp/vsock-base.sock 6000 recv 33554432 1 2>&1 | tail -n 1)
+    kill "$bsrv" 2>/dev/null
+    wait "$bsrv" 2>/dev/null
+    info "virtio-vsock baseline without a VM (one Unix socket in the nested host), MB/s: send $(vsock_mbps "$b_send") recv $(vsock_mbps "$b_recv")"
     case "$(val virtio-vsock INNER-VSOCK-SERVED)" in
         "VSOCK-RESULT ok conns=$total "*) ;;
         *) fail "virtio-vsock: guest server: '$(val virtio-vsock INNER-VSOCK-SERVED)'" ;;

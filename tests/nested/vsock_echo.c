@@ -23,6 +23,9 @@
  * The hash is FNV-1a-like over 64-bit little-endian words (plus the length), so that
  * checking costs little next to the transfer even at emulated-CPU speed.
  *
+ * serve-unix also answers a "CONNECT <port>" line the way Ember does, so that client-unix
+ * can talk to it directly: the same streams without a VM, as a baseline.
+ *
  * Clients retry refused connections (the other side may still be starting) for
  * VSOCK_ECHO_WAIT_S seconds (default 120); client-unix stops retrying once Ember's socket
  * has existed and is gone. Each mode ends with one line:
@@ -261,6 +264,18 @@ static void *serve_conn(void *arg)
 	if (!buf || read_line(fd, line, sizeof(line)) < 0) {
 		serve_failed = 1;
 		goto out;
+	}
+	if (!strncmp(line, "CONNECT ", 8)) {
+		/* A client-unix talking to serve-unix directly (the no-VM baseline): answer
+		 * as Ember would, then read the request. */
+		char ok[80];
+
+		snprintf(ok, sizeof(ok), "OK %s\n", line + 8);
+		if (write_all(fd, (const uint8_t *)ok, strlen(ok)) < 0 ||
+		    read_line(fd, line, sizeof(line)) < 0) {
+			serve_failed = 1;
+			goto out;
+		}
 	}
 	if (!strcmp(line, "E")) {
 		for (;;) {
