@@ -70,7 +70,7 @@ void acpi_pm_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t 
 		}
 		ctl = (uint16_t)(v | ACPI_PM1_SCI_EN);
 		if (ctl & ACPI_PM1_SLP_EN) {
-			unsigned int type = (ctl & ACPI_PM1_SLP_TYP_MASK) >> ACPI_PM1_SLP_TYP_SHIFT;
+			unsigned int type = (unsigned int)(ctl & ACPI_PM1_SLP_TYP_MASK) >> ACPI_PM1_SLP_TYP_SHIFT;
 
 			if (type == p->s5_type)
 				off = 1;
