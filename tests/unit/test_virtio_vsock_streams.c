@@ -184,22 +184,25 @@ TEST(slow_unix_peer_backpressure_and_credit_violation)
 	fx_teardown(&f);
 }
 
-/* Collects what the device sends g's connection over up to `rounds` polls that bring
- * nothing new (after the first packet): RW payload bytes into the hash and count (checking
- * that it never sends past the guest's buf_alloc beyond what the guest announced as
- * consumed), CREDIT_REQUESTs, SHUTDOWN flags. */
+/* Collects what the device sends g's connection: RW payload into the hash and count
+ * (checking it never sends past the guest's buf_alloc beyond what the guest announced as
+ * consumed), CREDIT_REQUESTs, SHUTDOWN flags. Polls until at least `until` bytes arrived
+ * (or the host's SHUTDOWN) and then `quiet` polls in a row brought nothing; at most 10 s,
+ * so that a slow writer thread on a loaded machine does not make it stop early. */
 struct slow_reader {
 	uint64_t rx_bytes, rx_hash;
 	unsigned int credit_requests, violations;
 	uint32_t shut_flags;
 };
 
-static void slow_collect(struct fx *f, struct gconn *g, struct slow_reader *s, int rounds)
+static void slow_collect(struct fx *f, struct gconn *g, struct slow_reader *s, uint64_t until,
+			 int quiet)
 {
 	static uint8_t p[VSOCK_MAX_PKT];
 	struct vsock_hdr h;
+	double end = now_s() + 10;
 
-	for (int idle = 0; idle < rounds;) {
+	for (int idle = 0; now_s() < end;) {
 		bool any = false;
 
 		virtio_vsock_poll(&f->v, 1);
@@ -219,6 +222,8 @@ static void slow_collect(struct fx *f, struct gconn *g, struct slow_reader *s, i
 			}
 		}
 		idle = any ? 0 : idle + 1;
+		if (idle >= quiet && (s->rx_bytes >= until || (s->shut_flags & VSOCK_SHUTDOWN_SEND)))
+			return;
 	}
 }
 
@@ -254,12 +259,12 @@ TEST(slow_guest_reader_zero_credit_answer_then_update_resumes)
 	REQUIRE(pthread_create(&wt, NULL, host_writer, &hs) == 0);
 
 	/* The first window, then a request for credit. */
-	slow_collect(&f, &g, &s, 50);
+	slow_collect(&f, &g, &s, 32768, 50);
 	CHECK_EQ_U64(s.rx_bytes, 32768);
 	CHECK_EQ_U64(s.credit_requests, 1);
 	/* Answered with nothing consumed: no data follows, and no request loop either. */
 	g_send(&f, &g, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-	slow_collect(&f, &g, &s, 50);
+	slow_collect(&f, &g, &s, 0, 50);
 	CHECK_EQ_U64(s.rx_bytes, 32768);
 	CHECK(s.credit_requests <= 2);
 	/* The program reads everything, a window at a time; the guest announces it
@@ -269,7 +274,7 @@ TEST(slow_guest_reader_zero_credit_answer_then_update_resumes)
 
 		g.fwd_cnt = (uint32_t)s.rx_bytes;
 		g_send(&f, &g, VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-		slow_collect(&f, &g, &s, 20);
+		slow_collect(&f, &g, &s, before + 1, 20);
 		if (!(s.shut_flags & VSOCK_SHUTDOWN_SEND))
 			CHECK(s.rx_bytes > before);   /* each update moves the stream on */
 	}
