@@ -495,7 +495,8 @@ case_virtio_multi() {
 # /tmp/vsock.sock and gets the guest's server. The streams of the two phases
 # never overlap, so each one's MB/s is the device's alone (the initiating side
 # times it: the outer host's clock for host-initiated, the inner guest's for
-# guest-initiated). The inner init runs the same list (inner-init.sh).
+# guest-initiated). The inner init gets the list on its command line
+# (ember.vsock_tests=, comma-separated).
 # QEMU has no hybrid vsock: Ember only.
 VSOCK_TESTS="echo1:echo:4194304:1 send:send:33554432:1 recv:recv:33554432:1 echo16:echo:1048576:16"
 
@@ -508,6 +509,7 @@ case_virtio_vsock() {
         return
     fi
     virtio_prologue vsock || return
+    CMDLINE="$CMDLINE ember.vsock_tests=$(echo "$VSOCK_TESTS" | tr ' ' ',')"
     rm -f /tmp/vsock.sock /tmp/vsock.sock_5000 /tmp/vsock-hi-*.out
     total=0
     for t in $VSOCK_TESTS; do total=$((total + ${t##*:})); done

@@ -38,11 +38,12 @@ for range in $(dmesg | sed -n 's/.*e820: \[mem \(0x[0-9a-f]*-0x[0-9a-f]*\)\] usa
 done
 echo "INNER-E820-RAM $ram"
 
-action=reboot mods=0
+action=reboot mods=0 vsock_tests=""
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         ember.action=*) action=${arg#ember.action=} ;;
         ember.mods=1) mods=1 ;;
+        ember.vsock_tests=*) vsock_tests=$(echo "${arg#ember.vsock_tests=}" | tr ',' ' ') ;;
     esac
 done
 
@@ -191,13 +192,15 @@ case "$action" in
         poweroff -f
         ;;
     vsock)
-        # virtio-vsock (tests/nested/vsock_echo.c; the list mirrors VSOCK_TESTS
-        # in cases.sh): guest-initiated streams to the nested host's server on
-        # CID 2 port 5000 first, then a server on vsock port 6000 for the
-        # nested host's streams (its clients retry until it listens). One
-        # phase after the other: each stream's MB/s is the device's alone.
+        # virtio-vsock (tests/nested/vsock_echo.c): the runs of
+        # ember.vsock_tests= (VSOCK_TESTS of cases.sh, comma-separated
+        # name:op:bytes:connections) guest-initiated, to the nested host's
+        # server on CID 2 port 5000; then a server on vsock port 6000 for the
+        # same runs host-initiated (the host's clients retry until it listens).
+        # One phase after the other: each run's MB/s is the device's alone.
+        [ -n "$vsock_tests" ] || echo "INNER-VSOCK-NO-TESTS (no ember.vsock_tests=)"
         n=0
-        for t in echo1:echo:4194304:1 send:send:33554432:1 recv:recv:33554432:1 echo16:echo:1048576:16; do
+        for t in $vsock_tests; do
             oifs=$IFS; IFS=:
             # shellcheck disable=SC2086  # split at the colons
             set -- $t
