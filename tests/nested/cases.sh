@@ -522,12 +522,23 @@ case_virtio_vsock() {
             set -- $t
             IFS=$oifs
             VSOCK_ECHO_WAIT_S=$RUN_TIMEOUT vsock_echo client-unix /tmp/vsock.sock 6000 \
-                "$2" "$3" "$4" > "/tmp/vsock-hi-$1.out" 2>&1
+                "$2" "$3" "$4" > "/tmp/vsock-hi-$1.out" 2>&1 &
+            echo $! > /tmp/vsock-hi.pid
+            wait $!
         done
     ) &
     hcli=$!
     EMBER_ARGS="--vsock cid=3,uds=/tmp/vsock.sock" inner_run virtio-vsock "$VMM"
-    # Ember is gone: its sockets closed, so the host clients end now at the latest.
+    # Ember is gone and its sockets with it: a client that had connected ends at
+    # once; one still waiting for a socket that never came (Ember failed to
+    # start) would retry for RUN_TIMEOUT, so stop the rest after 10 s.
+    i=0
+    while kill -0 "$hcli" 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i + 1)); done
+    if kill -0 "$hcli" 2>/dev/null; then
+        kill "$hcli" 2>/dev/null
+        kill "$(cat /tmp/vsock-hi.pid)" 2>/dev/null
+        fail "virtio-vsock: the host's clients were still running 10 s after Ember ended"
+    fi
     wait "$hcli" 2>/dev/null
     kill "$hsrv" 2>/dev/null
     wait "$hsrv" 2>/dev/null
