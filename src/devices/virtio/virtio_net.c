@@ -65,25 +65,32 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 	char sys[64 + IFNAMSIZ];
 	struct stat st;
 	int hdr = VNET_HDR_LEN;
+	int r;
 
 	memset(n, 0, sizeof(*n));
 	n->tap_fd = -1;
 	n->rx = calloc(1, sizeof(*n->rx));
 	if (!n->rx)
 		return err_set(-ENOMEM, "out of memory");
-	if (strlen(tap) >= IFNAMSIZ)
-		return err_set(-EINVAL, "--net tap=%s: interface names are at most %d characters",
-			       tap, IFNAMSIZ - 1);
+	if (strlen(tap) >= IFNAMSIZ) {
+		r = err_set(-EINVAL, "--net tap=%s: interface names are at most %d characters",
+			    tap, IFNAMSIZ - 1);
+		goto fail;
+	}
 	snprintf(n->tap_name, sizeof(n->tap_name), "%s", tap);
 	/* TUNSETIFF would create a missing tap: Ember only attaches to existing ones. */
 	snprintf(sys, sizeof(sys), "/sys/class/net/%s/tun_flags", tap);
-	if (stat(sys, &st) < 0)
-		return err_set(-ENODEV, "--net tap=%s: no such tap device (create it first: ip tuntap "
-			       "add %s mode tap && ip link set %s up)", tap, tap, tap);
+	if (stat(sys, &st) < 0) {
+		r = err_set(-ENODEV, "--net tap=%s: no such tap device (create it first: ip tuntap "
+			    "add %s mode tap && ip link set %s up)", tap, tap, tap);
+		goto fail;
+	}
 	n->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (n->tap_fd < 0)
-		return err_set(-errno, "--net tap=%s: cannot open /dev/net/tun: %s", tap,
-			       strerror(errno));
+	if (n->tap_fd < 0) {
+		r = err_set(-errno, "--net tap=%s: cannot open /dev/net/tun: %s", tap,
+			    strerror(errno));
+		goto fail;
+	}
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
@@ -91,10 +98,9 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 	    ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0) {
 		int e = errno;
 
-		close(n->tap_fd);
-		n->tap_fd = -1;
-		return err_set(-e, "--net tap=%s: cannot attach: %s (is it a tap, owned by this "
-			       "user, and not in use?)", tap, strerror(e));
+		r = err_set(-e, "--net tap=%s: cannot attach: %s (is it a tap, owned by this "
+			    "user, and not in use?)", tap, strerror(e));
+		goto fail;
 	}
 	if (mac) {
 		memcpy(n->mac, mac, 6);
@@ -105,6 +111,13 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 		memcpy(n->mac, def, 6);
 	}
 	return 0;
+fail:
+	if (n->tap_fd >= 0)
+		close(n->tap_fd);
+	n->tap_fd = -1;
+	free(n->rx);
+	n->rx = NULL;
+	return r;
 }
 
 void virtio_net_close(struct virtio_net *n)
