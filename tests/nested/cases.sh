@@ -486,50 +486,102 @@ case_virtio_multi() {
 }
 
 
-# virtio-vsock: Ember's hybrid model both ways, with vsock_echo at each end.
-# Host-initiated: the nested host's client-unix connects to the Unix socket,
-# sends "CONNECT 6000", and streams through the guest's echo server (1 x 4 MiB,
-# then 16 x 256 KiB at once). Guest-initiated: the guest's client-vsock
-# connects to CID 2 port 5000, which Ember connects to /tmp/vsock.sock_5000
-# (the host's echo server); same sizes. Every stream is checked end to end
-# (length and FNV-1a hash of the echo). QEMU has no hybrid vsock: Ember only.
+# virtio-vsock: Ember's hybrid model both ways, with vsock_echo at each end
+# (tests/nested/vsock_echo.c). The same four streams each way round, one after
+# another (VSOCK_TESTS: name, operation, bytes per connection, connections):
+# an echo of 4 MiB, 32 MiB sent one way (the receiver answers with the length
+# and hash it got), 32 MiB received the other way (checked against the
+# pattern's hash), and 16 echoes of 1 MiB at once. Every stream is checked end
+# to end. Guest-initiated first: the guest's client-vsock connects to CID 2
+# port 5000, which Ember connects to /tmp/vsock.sock_5000 (the nested host's
+# server). Then host-initiated: the nested host's client-unix (started with
+# Ember, retrying until the guest listens) sends "CONNECT 6000" to
+# /tmp/vsock.sock and gets the guest's server. The streams of the two phases
+# never overlap, so each one's MB/s is the device's alone (the initiating side
+# times it: the outer host's clock for host-initiated, the inner guest's for
+# guest-initiated). The inner init gets the list on its command line
+# (ember.vsock_tests=, comma-separated).
+# QEMU has no hybrid vsock: Ember only.
+VSOCK_TESTS="echo1:echo:4194304:1 send:send:33554432:1 recv:recv:33554432:1 echo16:echo:1048576:16"
+
+# "... mbps=R ..." -> R
+vsock_mbps() { echo "$1" | sed -n 's/.* mbps=\([0-9.]*\).*/\1/p'; }
+
 case_virtio_vsock() {
     if [ "$VMM" = qemu ]; then
         skip "QEMU has no Unix-socket (hybrid) vsock to compare with"
         return
     fi
     virtio_prologue vsock || return
-    rm -f /tmp/vsock.sock /tmp/vsock.sock_5000
-    vsock_echo serve-unix /tmp/vsock.sock_5000 17 > /tmp/vsock-hsrv.out 2>&1 &
+    CMDLINE="$CMDLINE ember.vsock_tests=$(echo "$VSOCK_TESTS" | tr ' ' ',')"
+    rm -f /tmp/vsock.sock /tmp/vsock.sock_5000 /tmp/vsock-hi-*.out
+    total=0
+    for t in $VSOCK_TESTS; do total=$((total + ${t##*:})); done
+    vsock_echo serve-unix /tmp/vsock.sock_5000 "$total" > /tmp/vsock-hsrv.out 2>&1 &
     hsrv=$!
-    (vsock_echo client-unix /tmp/vsock.sock 6000 4194304 1 > /tmp/vsock-h2g-1.out 2>&1
-     vsock_echo client-unix /tmp/vsock.sock 6000 262144 16 > /tmp/vsock-h2g-16.out 2>&1) &
+    (
+        for t in $VSOCK_TESTS; do
+            oifs=$IFS; IFS=:
+            # shellcheck disable=SC2086  # split at the colons
+            set -- $t
+            IFS=$oifs
+            VSOCK_ECHO_WAIT_S=$RUN_TIMEOUT vsock_echo client-unix /tmp/vsock.sock 6000 \
+                "$2" "$3" "$4" > "/tmp/vsock-hi-$1.out" 2>&1 &
+            echo $! > /tmp/vsock-hi.pid
+            wait $!
+        done
+    ) &
     hcli=$!
     EMBER_ARGS="--vsock cid=3,uds=/tmp/vsock.sock" inner_run virtio-vsock "$VMM"
-    # Ember is gone: its sockets closed, so both helpers end now at the latest.
+    # Ember is gone and its sockets with it: a client that had connected ends at
+    # once; one still waiting for a socket that never came (Ember failed to
+    # start) would retry for RUN_TIMEOUT, so stop the rest after 10 s.
+    i=0
+    while kill -0 "$hcli" 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i + 1)); done
+    if kill -0 "$hcli" 2>/dev/null; then
+        kill "$hcli" 2>/dev/null
+        kill "$(cat /tmp/vsock-hi.pid)" 2>/dev/null
+        fail "virtio-vsock: the host's clients were still running 10 s after Ember ended"
+    fi
     wait "$hcli" 2>/dev/null
     kill "$hsrv" 2>/dev/null
     wait "$hsrv" 2>/dev/null
     check_virtio_run virtio-vsock INNER-VSOCK-SERVED || return
-    for k in 1 16; do
-        g=$(val virtio-vsock "INNER-VSOCK-G2H-$k")
+    for t in $VSOCK_TESTS; do
+        name=${t%%:*}
+        g=$(val virtio-vsock "INNER-VSOCK-GI-$name")
         case "$g" in
-            "VSOCK-RESULT ok"*) info "virtio-vsock guest->host x$k: ${g#VSOCK-RESULT ok }" ;;
-            *) fail "virtio-vsock: guest-initiated x$k: '${g:-no result}'" ;;
+            "VSOCK-RESULT ok"*) info "virtio-vsock guest-initiated $name: ${g#VSOCK-RESULT ok }" ;;
+            *) fail "virtio-vsock: guest-initiated $name: '${g:-no result}'" ;;
         esac
-        h=$(tail -n 1 "/tmp/vsock-h2g-$k.out" 2>/dev/null)
+        h=$(tail -n 1 "/tmp/vsock-hi-$name.out" 2>/dev/null)
         case "$h" in
-            "VSOCK-RESULT ok"*) info "virtio-vsock host->guest x$k: ${h#VSOCK-RESULT ok }" ;;
-            *) fail "virtio-vsock: host-initiated x$k: '${h:-no result}'" ;;
+            "VSOCK-RESULT ok"*) info "virtio-vsock host-initiated $name: ${h#VSOCK-RESULT ok }" ;;
+            *) fail "virtio-vsock: host-initiated $name: '${h:-no result}'" ;;
         esac
     done
+    # Throughput each way, from the one-way 32 MiB streams.
+    h2g_hi=$(vsock_mbps "$(tail -n 1 /tmp/vsock-hi-send.out 2>/dev/null)")
+    g2h_hi=$(vsock_mbps "$(tail -n 1 /tmp/vsock-hi-recv.out 2>/dev/null)")
+    g2h_gi=$(vsock_mbps "$(val virtio-vsock INNER-VSOCK-GI-send)")
+    h2g_gi=$(vsock_mbps "$(val virtio-vsock INNER-VSOCK-GI-recv)")
+    info "virtio-vsock MB/s (32 MiB one way): host->guest ${h2g_hi:-?} (host-initiated) ${h2g_gi:-?} (guest-initiated); guest->host ${g2h_hi:-?} (host-initiated) ${g2h_gi:-?} (guest-initiated)"
+    # Baseline, no VM: the same one-way streams between the two helpers over one
+    # Unix socket in this host (serve-unix answers the CONNECT line itself).
+    vsock_echo serve-unix /tmp/vsock-base.sock 2 > /tmp/vsock-base-srv.out 2>&1 &
+    bsrv=$!
+    b_send=$(vsock_echo client-unix /tmp/vsock-base.sock 6000 send 33554432 1 2>&1 | tail -n 1)
+    b_recv=$(vsock_echo client-unix /tmp/vsock-base.sock 6000 recv 33554432 1 2>&1 | tail -n 1)
+    kill "$bsrv" 2>/dev/null
+    wait "$bsrv" 2>/dev/null
+    info "virtio-vsock baseline without a VM (one Unix socket in the nested host), MB/s: send $(vsock_mbps "$b_send") recv $(vsock_mbps "$b_recv")"
     case "$(val virtio-vsock INNER-VSOCK-SERVED)" in
-        "VSOCK-RESULT ok"*) ;;
-        *) fail "virtio-vsock: guest echo server: '$(val virtio-vsock INNER-VSOCK-SERVED)'" ;;
+        "VSOCK-RESULT ok conns=$total "*) ;;
+        *) fail "virtio-vsock: guest server: '$(val virtio-vsock INNER-VSOCK-SERVED)'" ;;
     esac
     case "$(tail -n 1 /tmp/vsock-hsrv.out 2>/dev/null)" in
-        "VSOCK-RESULT ok"*) ;;
-        *) fail "virtio-vsock: host echo server: '$(tail -n 1 /tmp/vsock-hsrv.out 2>/dev/null)'" ;;
+        "VSOCK-RESULT ok conns=$total "*) ;;
+        *) fail "virtio-vsock: host server: '$(tail -n 1 /tmp/vsock-hsrv.out 2>/dev/null)'" ;;
     esac
     [ ! -e /tmp/vsock.sock ] || fail "virtio-vsock: Ember left /tmp/vsock.sock behind"
 }

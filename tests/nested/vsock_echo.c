@@ -2,19 +2,42 @@
  * client). Built with gcc -static: it runs in the inner guest (AF_VSOCK) and in the
  * nested test host (AF_UNIX, through Ember's hybrid vsock socket).
  *
- *   vsock_echo serve-vsock PORT N            accept N connections on vsock PORT; echo
- *   vsock_echo serve-unix PATH N             the same on a Unix socket at PATH
- *   vsock_echo client-vsock CID PORT BYTES N N connections at once to CID:PORT
- *   vsock_echo client-unix UDS PORT BYTES N  N connections at once through UDS:
- *                                            "CONNECT PORT\n", expects "OK <port>\n"
+ *   vsock_echo serve-vsock PORT N                 serve N connections on vsock PORT
+ *   vsock_echo serve-unix PATH N                  the same on a Unix socket at PATH
+ *   vsock_echo client-vsock CID PORT OP BYTES N   N connections at once to CID:PORT
+ *   vsock_echo client-unix UDS PORT OP BYTES N    N connections at once through UDS:
+ *                                                 "CONNECT PORT\n", expects "OK <port>\n"
  *
- * A client connection sends BYTES of a pattern seeded by its index, half-closes, and
- * reads the echo to EOF; the FNV-1a hash and length of what came back must equal what
- * was sent. Clients retry refused connections for up to 120 s (the other side may still
- * be starting), client-unix only while Ember's socket is there once it has been. Each
- * mode ends with one line:
- *   VSOCK-RESULT ok conns=N bytes=TOTAL ms=T      or      VSOCK-RESULT fail: why */
+ * Each client connection first sends a request line, then, by OP:
+ *   echo   "E\n", BYTES of a pattern seeded by the connection's index, half-close; the
+ *          server echoes everything; the echo read to EOF must hash like what was sent.
+ *   send   "S\n", BYTES of the pattern, half-close; the server reads to EOF and answers
+ *          "<length> <hash>\n", which must be the length and hash of the pattern
+ *          (client -> server).
+ *   recv   "R <bytes> <seed>\n"; the server sends that many bytes of the pattern and
+ *          closes; what the client reads to EOF must hash like the pattern (server ->
+ *          client).
+ * For send and recv the client hashes the pattern before connecting, so that within the
+ * timed part of a one-way stream the sender only makes the pattern and the receiver only
+ * hashes, whichever end initiated.
+ * The hash is FNV-1a-like over 64-bit little-endian words (plus the length), so that
+ * checking costs little next to the transfer even at emulated-CPU speed.
+ *
+ * serve-unix also answers a "CONNECT <port>" line the way Ember does, so that client-unix
+ * can talk to it directly: the same streams without a VM, as a baseline.
+ *
+ * Clients retry refused connections (the other side may still be starting) for
+ * VSOCK_ECHO_WAIT_S seconds (default 120); client-unix stops retrying once Ember's socket
+ * has existed and is gone. Each mode ends with one line:
+ *   VSOCK-RESULT ok op=OP conns=N bytes=TOTAL ms=T mbps=R wait_ms=W
+ *   VSOCK-RESULT ok conns=N served                                  (servers)
+ *   VSOCK-RESULT fail: why
+ * ms is from the first connection established (after the CONNECT/OK handshake for
+ * client-unix) to the last one done; mbps = TOTAL / ms in 10^6 bytes per second, TOTAL
+ * counting each byte once (an echo also carries it back); wait_ms is the time spent
+ * before the first connection was established. */
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/vm_sockets.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -27,20 +50,25 @@
 #include <unistd.h>
 
 #define MAX_CONNS 64
+#define CHUNK 65536
 
 static const char *mode;
 static const char *target;        /* vsock CID or Unix path */
 static unsigned int port;
 static uint64_t bytes;
+static char op;                   /* 'E', 'S' or 'R' */
 static volatile int failed;
 static volatile int seen_socket;  /* client-unix: Ember's socket existed once */
 static char fail_msg[256];
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void set_fail(const char *fmt, unsigned int idx, const char *what)
 {
+	pthread_mutex_lock(&fail_lock);
 	if (!failed)
 		snprintf(fail_msg, sizeof(fail_msg), fmt, idx, what);
 	failed = 1;
+	pthread_mutex_unlock(&fail_lock);
 }
 
 static double now_ms(void)
@@ -51,18 +79,91 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+/* ---- stream hash and pattern ---- */
+
+struct hash {
+	uint64_t h, len;
+	uint8_t part[8];
+	unsigned int plen;
+};
+
+static void hash_init(struct hash *s)
 {
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
+	memset(s, 0, sizeof(*s));
+	s->h = 0xcbf29ce484222325ULL;
 }
 
-static void pattern(unsigned int seed, uint64_t off, uint8_t *p, size_t n)
+static void hash_word(struct hash *s, uint64_t w)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)((off + i) * 167 + seed * 13 + ((off + i) >> 12));
+	uint64_t x = s->h ^ w;
+
+	s->h = ((x << 29) | (x >> 35)) * 0x100000001b3ULL;
 }
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t w = 0;
+
+	for (int i = 7; i >= 0; i--)
+		w = w << 8 | p[i];
+	return w;
+}
+
+static void hash_update(struct hash *s, const uint8_t *p, size_t n)
+{
+	s->len += n;
+	while (s->plen && n) {
+		s->part[s->plen++] = *p++;
+		n--;
+		if (s->plen == 8) {
+			hash_word(s, le64(s->part));
+			s->plen = 0;
+		}
+	}
+	for (; n >= 8; p += 8, n -= 8)
+		hash_word(s, le64(p));
+	memcpy(s->part, p, n);
+	s->plen = (unsigned int)n;
+}
+
+static uint64_t hash_final(const struct hash *s)
+{
+	struct hash t = *s;
+
+	if (t.plen) {
+		memset(t.part + t.plen, 0, 8 - t.plen);
+		hash_word(&t, le64(t.part));
+	}
+	hash_word(&t, t.len);
+	return t.h;
+}
+
+/* Word i of the pattern of SEED. */
+static uint64_t pattern_word(uint64_t seed, uint64_t i)
+{
+	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ULL ^ (seed + 1) * 0xd1b54a32d192ed03ULL;
+
+	x ^= x >> 31;
+	return x * 0xbf58476d1ce4e5b9ULL;
+}
+
+/* Bytes [off, off + n) of the pattern; off is a multiple of 8. */
+static void pattern(uint64_t seed, uint64_t off, uint8_t *p, size_t n)
+{
+	uint64_t i = off / 8;
+
+	for (; n; i++) {
+		uint64_t w = pattern_word(seed, i);
+		size_t k = n < 8 ? n : 8;
+
+		for (size_t j = 0; j < k; j++)
+			p[j] = (uint8_t)(w >> (8 * j));
+		p += k;
+		n -= k;
+	}
+}
+
+/* ---- socket helpers ---- */
 
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -79,21 +180,131 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* ---- servers ---- */
-
-static void *echo_conn(void *arg)
+/* A line up to '\n', a byte at a time (nothing after it is consumed). */
+static int read_line(int fd, char *line, size_t size)
 {
-	int fd = (int)(intptr_t)arg;
-	static __thread uint8_t buf[65536];
+	size_t n = 0;
 
+	while (n + 1 < size) {
+		ssize_t r = read(fd, line + n, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 1)
+			return -1;
+		if (line[n] == '\n') {
+			line[n] = '\0';
+			return 0;
+		}
+		n++;
+	}
+	return -1;
+}
+
+/* Sends BYTES of the pattern of SEED, hashing it into S. */
+static int send_pattern(int fd, uint64_t seed, uint64_t n, struct hash *s)
+{
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t off = 0;
+	int r = 0;
+
+	if (!buf)
+		return -1;
+	while (off < n) {
+		size_t k = n - off < CHUNK ? (size_t)(n - off) : CHUNK;
+
+		pattern(seed, off, buf, k);
+		if (s)
+			hash_update(s, buf, k);
+		if (write_all(fd, buf, k) < 0) {
+			r = -1;
+			break;
+		}
+		off += k;
+	}
+	free(buf);
+	return r;
+}
+
+/* Reads to EOF into S. */
+static int recv_all(int fd, struct hash *s)
+{
+	uint8_t *buf = malloc(CHUNK);
+	int r = 0;
+
+	if (!buf)
+		return -1;
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, CHUNK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || write_all(fd, buf, (size_t)n) < 0)
+		if (n < 0)
+			r = -1;
+		if (n <= 0)
 			break;
+		hash_update(s, buf, (size_t)n);
 	}
+	free(buf);
+	return r;
+}
+
+/* ---- servers ---- */
+
+static volatile int serve_failed;
+
+static void *serve_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	uint8_t *buf = malloc(CHUNK);
+	char line[80];
+	unsigned long long n, seed;
+	struct hash s;
+
+	if (!buf || read_line(fd, line, sizeof(line)) < 0) {
+		serve_failed = 1;
+		goto out;
+	}
+	if (!strncmp(line, "CONNECT ", 8)) {
+		/* A client-unix talking to serve-unix directly (the no-VM baseline): answer
+		 * as Ember would, then read the request. */
+		char ok[80];
+
+		snprintf(ok, sizeof(ok), "OK %s\n", line + 8);
+		if (write_all(fd, (const uint8_t *)ok, strlen(ok)) < 0 ||
+		    read_line(fd, line, sizeof(line)) < 0) {
+			serve_failed = 1;
+			goto out;
+		}
+	}
+	if (!strcmp(line, "E")) {
+		for (;;) {
+			ssize_t r = read(fd, buf, CHUNK);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				serve_failed = 1;
+			if (r <= 0 || write_all(fd, buf, (size_t)r) < 0)
+				break;
+		}
+	} else if (!strcmp(line, "S")) {
+		hash_init(&s);
+		if (recv_all(fd, &s) < 0) {
+			serve_failed = 1;
+			goto out;
+		}
+		snprintf(line, sizeof(line), "%" PRIu64 " %016" PRIx64 "\n", s.len, hash_final(&s));
+		if (write_all(fd, (const uint8_t *)line, strlen(line)) < 0)
+			serve_failed = 1;
+	} else if (sscanf(line, "R %llu %llu", &n, &seed) == 2) {
+		if (send_pattern(fd, seed, n, NULL) < 0)
+			serve_failed = 1;
+	} else {
+		serve_failed = 1;
+	}
+out:
+	free(buf);
 	close(fd);
 	return NULL;
 }
@@ -110,13 +321,17 @@ static int serve(int lfd, unsigned int n)
 			printf("VSOCK-RESULT fail: accept: %s\n", strerror(errno));
 			return 1;
 		}
-		if (pthread_create(&t[i], NULL, echo_conn, (void *)(intptr_t)fd)) {
+		if (pthread_create(&t[i], NULL, serve_conn, (void *)(intptr_t)fd)) {
 			printf("VSOCK-RESULT fail: pthread_create\n");
 			return 1;
 		}
 	}
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
+	if (serve_failed) {
+		printf("VSOCK-RESULT fail: a connection broke off or sent a bad request\n");
+		return 1;
+	}
 	printf("VSOCK-RESULT ok conns=%u served\n", n);
 	return 0;
 }
@@ -138,7 +353,6 @@ static int connect_once(unsigned int idx)
 	} else {
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		char line[64];
-		size_t n = 0;
 
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", target);
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -155,15 +369,9 @@ static int connect_once(unsigned int idx)
 		snprintf(line, sizeof(line), "CONNECT %u\n", port);
 		if (write_all(fd, (const uint8_t *)line, strlen(line)) < 0)
 			goto fail;
-		/* "OK <port>\n", byte by byte: nothing of the echo is consumed. */
-		while (n + 1 < sizeof(line)) {
-			if (read(fd, line + n, 1) != 1)
-				goto fail;   /* closed: the guest refused (not listening yet) */
-			if (line[n] == '\n')
-				break;
-			n++;
-		}
-		line[n] = '\0';
+		/* Closed without an answer: the guest refused (not listening yet). */
+		if (read_line(fd, line, sizeof(line)) < 0)
+			goto fail;
 		if (strncmp(line, "OK ", 3) != 0) {
 			set_fail("connection %u: handshake answer '%s'", idx, line);
 			close(fd);
@@ -180,72 +388,124 @@ fail:
 struct conn {
 	unsigned int idx;
 	int fd;
-	uint64_t sent_hash;
+	struct hash sent;
+	uint64_t want_hash;      /* send, recv: the pattern's hash, computed beforehand */
+	double t_conn, t_done;
 };
 
-static void *writer(void *arg)
+static void *echo_writer(void *arg)
 {
 	struct conn *c = arg;
-	uint8_t *buf = malloc(65536);
-	uint64_t off = 0;
 
-	c->sent_hash = 0xcbf29ce484222325ULL;
-	while (buf && off < bytes) {
-		size_t n = bytes - off < 65536 ? (size_t)(bytes - off) : 65536;
-
-		pattern(c->idx, off, buf, n);
-		c->sent_hash = fnv(c->sent_hash, buf, n);
-		if (write_all(c->fd, buf, n) < 0) {
-			set_fail("connection %u: write: %s", c->idx, strerror(errno));
-			break;
-		}
-		off += n;
-	}
-	free(buf);
+	if (send_pattern(c->fd, c->idx, bytes, &c->sent) < 0)
+		set_fail("connection %u: write: %s", c->idx, strerror(errno));
 	shutdown(c->fd, SHUT_WR);
 	return NULL;
 }
 
+static void conn_echo(struct conn *c)
+{
+	pthread_t w;
+	struct hash got;
+
+	hash_init(&c->sent);
+	hash_init(&got);
+	if (pthread_create(&w, NULL, echo_writer, c)) {
+		set_fail("connection %u: %s", c->idx, "pthread_create");
+		return;
+	}
+	if (recv_all(c->fd, &got) < 0)
+		set_fail("connection %u: read: %s", c->idx, strerror(errno));
+	pthread_join(w, NULL);
+	if (got.len != bytes)
+		set_fail("connection %u: %s", c->idx, "echo length differs from what was sent");
+	else if (hash_final(&got) != hash_final(&c->sent))
+		set_fail("connection %u: %s", c->idx, "echo checksum differs from what was sent");
+}
+
+static void conn_send(struct conn *c)
+{
+	char line[80], want[80];
+
+	if (send_pattern(c->fd, c->idx, bytes, NULL) < 0) {
+		set_fail("connection %u: write: %s", c->idx, strerror(errno));
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	if (read_line(c->fd, line, sizeof(line)) < 0) {
+		set_fail("connection %u: %s", c->idx, "no digest line from the server");
+		return;
+	}
+	snprintf(want, sizeof(want), "%" PRIu64 " %016" PRIx64, bytes, c->want_hash);
+	if (strcmp(line, want) != 0)
+		set_fail("connection %u: server received something else: %s", c->idx, line);
+}
+
+static void conn_recv(struct conn *c)
+{
+	char line[80];
+	struct hash got;
+
+	hash_init(&got);
+	snprintf(line, sizeof(line), "R %" PRIu64 " %u\n", bytes, c->idx);
+	if (write_all(c->fd, (const uint8_t *)line, strlen(line)) < 0) {
+		set_fail("connection %u: write: %s", c->idx, strerror(errno));
+		return;
+	}
+	if (recv_all(c->fd, &got) < 0)
+		set_fail("connection %u: read: %s", c->idx, strerror(errno));
+	else if (got.len != bytes)
+		set_fail("connection %u: %s", c->idx, "received length differs from the request");
+	else if (hash_final(&got) != c->want_hash)
+		set_fail("connection %u: %s", c->idx, "received bytes differ from the pattern");
+}
+
+static double wait_s = 120;
+
 static void *client(void *arg)
 {
 	struct conn *c = arg;
-	pthread_t w;
-	uint8_t *buf = malloc(65536);
-	uint64_t got = 0, h = 0xcbf29ce484222325ULL;
-	double end = now_ms() + 120000;
+	double end = now_ms() + wait_s * 1e3;
+	const char *req = op == 'E' ? "E\n" : "S\n";
 
+	if (op != 'E') {
+		/* Both ends of a one-way stream do the same work inside the measured time:
+		 * one makes the pattern, the other hashes what it receives. */
+		struct hash s;
+		uint8_t *buf = malloc(CHUNK);
+
+		if (!buf) {
+			set_fail("connection %u: %s", c->idx, "out of memory");
+			return NULL;
+		}
+		hash_init(&s);
+		for (uint64_t off = 0; off < bytes; off += CHUNK) {
+			size_t k = bytes - off < CHUNK ? (size_t)(bytes - off) : CHUNK;
+
+			pattern(c->idx, off, buf, k);
+			hash_update(&s, buf, k);
+		}
+		free(buf);
+		c->want_hash = hash_final(&s);
+	}
 	while ((c->fd = connect_once(c->idx)) == -1 && now_ms() < end && !failed)
 		usleep(200 * 1000);
-	if (c->fd < 0 || !buf) {
+	if (c->fd < 0) {
 		if (c->fd == -1)
 			set_fail("connection %u: cannot connect: %s", c->idx, strerror(errno));
-		free(buf);
 		return NULL;
 	}
-	if (pthread_create(&w, NULL, writer, c)) {
-		set_fail("connection %u: %s", c->idx, "pthread_create");
-		free(buf);
-		return NULL;
-	}
-	for (;;) {
-		ssize_t n = read(c->fd, buf, 65536);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			set_fail("connection %u: read: %s", c->idx, strerror(errno));
-		if (n <= 0)
-			break;
-		h = fnv(h, buf, (size_t)n);
-		got += (uint64_t)n;
-	}
-	pthread_join(w, NULL);
+	c->t_conn = now_ms();
+	if (op != 'R' && write_all(c->fd, (const uint8_t *)req, 2) < 0)
+		set_fail("connection %u: write: %s", c->idx, strerror(errno));
+	else if (op == 'E')
+		conn_echo(c);
+	else if (op == 'S')
+		conn_send(c);
+	else
+		conn_recv(c);
 	close(c->fd);
-	free(buf);
-	if (got != bytes)
-		set_fail("connection %u: %s", c->idx, "echo length differs from what was sent");
-	else if (h != c->sent_hash)
-		set_fail("connection %u: %s", c->idx, "echo checksum differs from what was sent");
+	c->t_done = now_ms();
 	return NULL;
 }
 
@@ -253,7 +513,7 @@ static int clients(unsigned int n)
 {
 	static struct conn c[MAX_CONNS];
 	pthread_t t[MAX_CONNS];
-	double t0 = now_ms();
+	double t0 = now_ms(), first = 0, last = 0, ms;
 
 	for (unsigned int i = 0; i < n; i++) {
 		c[i] = (struct conn){ .idx = i, .fd = -1 };
@@ -268,17 +528,29 @@ static int clients(unsigned int n)
 		printf("VSOCK-RESULT fail: %s\n", fail_msg);
 		return 1;
 	}
-	printf("VSOCK-RESULT ok conns=%u bytes=%llu ms=%.0f\n", n,
-	       (unsigned long long)(bytes * n), now_ms() - t0);
+	for (unsigned int i = 0; i < n; i++) {
+		if (i == 0 || c[i].t_conn < first)
+			first = c[i].t_conn;
+		if (c[i].t_done > last)
+			last = c[i].t_done;
+	}
+	ms = last - first;
+	printf("VSOCK-RESULT ok op=%s conns=%u bytes=%llu ms=%.0f mbps=%.2f wait_ms=%.0f\n",
+	       op == 'E' ? "echo" : op == 'S' ? "send" : "recv", n,
+	       (unsigned long long)(bytes * n), ms,
+	       ms > 0 ? (double)(bytes * n) / 1e3 / ms : 0.0, first - t0);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	const char *w = getenv("VSOCK_ECHO_WAIT_S");
 	unsigned int n;
 	int lfd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (w && atof(w) > 0)
+		wait_s = atof(w);
 	if (argc < 4)
 		goto usage;
 	mode = argv[1];
@@ -307,18 +579,27 @@ int main(int argc, char **argv)
 		printf("VSOCK-LISTENING %s\n", argv[2]);
 		return serve(lfd, n);
 	}
-	if ((!strcmp(mode, "client-vsock") || !strcmp(mode, "client-unix")) && argc == 6) {
+	if ((!strcmp(mode, "client-vsock") || !strcmp(mode, "client-unix")) && argc == 7) {
 		target = argv[2];
 		port = (unsigned int)strtoul(argv[3], NULL, 10);
-		bytes = strtoull(argv[4], NULL, 10);
-		n = (unsigned int)strtoul(argv[5], NULL, 10);
+		if (!strcmp(argv[4], "echo"))
+			op = 'E';
+		else if (!strcmp(argv[4], "send"))
+			op = 'S';
+		else if (!strcmp(argv[4], "recv"))
+			op = 'R';
+		else
+			goto usage;
+		bytes = strtoull(argv[5], NULL, 10);
+		n = (unsigned int)strtoul(argv[6], NULL, 10);
 		if (n == 0 || n > MAX_CONNS)
 			goto usage;
 		return clients(n);
 	}
 usage:
 	fprintf(stderr, "usage: vsock_echo serve-vsock PORT N | serve-unix PATH N |\n"
-			"       client-vsock CID PORT BYTES N | client-unix UDS PORT BYTES N\n");
+			"       client-vsock CID PORT echo|send|recv BYTES N |\n"
+			"       client-unix UDS PORT echo|send|recv BYTES N\n");
 	return 2;
 sockfail:
 	printf("VSOCK-RESULT fail: socket/bind/listen %s: %s\n", argv[2], strerror(errno));

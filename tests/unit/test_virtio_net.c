@@ -101,10 +101,13 @@ TEST(open_refuses_a_missing_tap_and_a_long_name)
 {
 	struct virtio_net n;
 
+	/* A failed open leaves nothing to close (nor to leak: the caller does not close). */
 	CHECK_EQ_INT(virtio_net_open(&n, "embernotap0", NULL, 0), -ENODEV);
 	CHECK_EQ_INT(n.tap_fd, -1);
+	CHECK(n.rx == NULL);
 	CHECK_EQ_INT(virtio_net_open(&n, "a-name-longer-than-15", NULL, 0), -EINVAL);
 	CHECK_EQ_INT(n.tap_fd, -1);
+	CHECK(n.rx == NULL);
 }
 
 /* ---- receive: single and mergeable buffers, with a SOCK_SEQPACKET socket standing in
