@@ -5,6 +5,7 @@
  * table. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -377,7 +378,7 @@ TEST(token_table_is_bounded_and_evicts_the_first_to_expire)
  * whole version, never a mix of two. */
 struct race {
 	struct mmds_store *s;
-	volatile int stop;
+	volatile int stop, started;
 	int torn, reads;
 };
 
@@ -389,6 +390,10 @@ static void *race_writer(void *arg)
 		"{\"a\":{\"x\":\"2\",\"y\":\"2\"},\"n\":2}",
 	};
 
+	/* Start writing only once the reader runs: on a loaded machine the writer could
+	 * otherwise finish before the reader's first read. */
+	while (!r->started)
+		sched_yield();
 	for (int i = 0; i < 3000; i++) {
 		if (i % 3 == 2)
 			patch(r->s, "{\"a\":{\"x\":\"3\",\"y\":\"3\"},\"n\":3}");
@@ -407,7 +412,8 @@ TEST(readers_never_see_a_half_updated_tree)
 	REQUIRE_NOT_NULL(r.s);
 	REQUIRE_EQ_INT(put(r.s, "{\"a\":{\"x\":\"0\",\"y\":\"0\"},\"n\":0}"), 0);
 	REQUIRE_EQ_INT(pthread_create(&t, NULL, race_writer, &r), 0);
-	while (!r.stop) {
+	r.started = 1;
+	do {
 		json_t *v = NULL;
 
 		if (mmds_store_get(r.s, "/a", &v) == 0) {
@@ -419,7 +425,7 @@ TEST(readers_never_see_a_half_updated_tree)
 			r.reads++;
 			json_decref(v);
 		}
-	}
+	} while (!r.stop);
 	pthread_join(t, NULL);
 	CHECK_EQ_INT(r.torn, 0);
 	CHECK(r.reads > 0);
