@@ -15,7 +15,7 @@ for t in "${tiers[@]}"; do
 	rc=${PIPESTATUS[0]}
 	# Sum every "N passed, M failed" summary line of this tier.
 	read -r p f < <(grep -E '^[A-Za-z0-9_./-]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" |
-		grep -E '^(unit|toml-test|kvm|api|fleet|mmds|fuzz|nested):' |
+		grep -E '^(unit|acpi|toml-test|kvm|api|fc-compat|fleet|mmds|fuzz|nested):' |
 		sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |
 		awk '{p+=$1; f+=$2} END {print p+0, f+0}')
 	rm -f "$log"
