@@ -47,7 +47,7 @@ NESTED_WORK=${NESTED_WORK:-${TMPDIR:-/tmp}/ember-nested}
 # TCG threading of the outer QEMU: multi (one host thread per outer vCPU) or single.
 NESTED_TCG_THREAD=${NESTED_TCG_THREAD:-multi}
 # Outer boots a failing case gets before it counts as failed (flakes of the test host).
-NESTED_ATTEMPTS=${NESTED_ATTEMPTS:-3}
+NESTED_ATTEMPTS=${NESTED_ATTEMPTS:-4}
 # Set to 1 to stream the outer console to stderr while a case runs.
 NESTED_VERBOSE=${NESTED_VERBOSE:-0}
 
