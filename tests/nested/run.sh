@@ -75,9 +75,6 @@ CASES=(
     panic-init-exit:4096:1
     signal-term:4096:1
     signal-int:4096:1
-    # Three guests boot at once, in one run's time: one run's timeout (a wedged test
-    # host then costs 5 minutes per attempt, not 12).
-    fleet-three:4096:1
     virtio-blk:4096:1
     virtio-blk-ro:4096:1
     virtio-rng:4096:1
@@ -88,8 +85,14 @@ CASES=(
     mmds-v2:4096:1
     drive-hotswap:4096:1
 )
-# Cases run only when NESTED_CASES names them.
+# Cases run only when NESTED_CASES names them. fleet-three (three inner VMs at once under
+# `ember up`) left the default list on 2026-11-22: with three inner vCPUs on the test
+# host's two, the test host itself wedged (outer RCU stalls, spurious inner resets) in
+# about half of its boots that day, so it could turn a run red on its own. `ember up`
+# with three live VMs stays covered by `make check-fleet` (tier 2). Its guests boot at
+# once, in one run's time: one run's timeout.
 CASES_OPT=(
+    fleet-three:4096:1
 )
 
 did_not_run() {
@@ -205,6 +208,9 @@ cmd_check() {
         if [[ " $NESTED_CASES " == *" $name "* ]]; then selected+=("$spec"); fi
     done
     [ ${#selected[@]} -gt 0 ] || did_not_run "NESTED_CASES='$NESTED_CASES' selects no case"
+    if [ -z "$NESTED_CASES" ]; then
+        echo "NOTE: not in the default list, run them with NESTED_CASES=...: ${CASES_OPT[*]%%:*} (see run.sh)"
+    fi
 
     echo "nested: inner VMM: $NESTED_VMM$([ "$NESTED_VMM" = ember ] && echo " ($EMBER)"); kernel $(cat "$KERNEL_DIR/version")"
     local timeouts_in_row=0 passed=0 failed=0 skipped=0 start total_start mem runs tmo
