@@ -79,6 +79,37 @@ static int put_metrics(const struct api_ops *ops, json_t *b)
 	return r;
 }
 
+/* What every PATCH of a device checks first: only fields (NULL-terminated; the first
+ * is the id field) appear, and the id in the body is the one in the path. */
+static int patch_preamble(json_t *b, const char *sec, const char *const *fields,
+			  const char *id)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(b, key, v) {
+		const char *const *f = fields;
+		char expected[128] = "";
+
+		while (*f && strcmp(*f, key))
+			f++;
+		if (*f)
+			continue;
+		for (f = fields; *f; f++)
+			snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected),
+				 "%s%s", f == fields ? "" : ", ", *f);
+		return err_set(-EINVAL, "%s: unknown field `%.64s` in a PATCH (expected %s)", sec,
+			       key, expected);
+	}
+	v = json_object_get(b, fields[0]);
+	if (!json_is_string(v))
+		return err_set(-EINVAL, "%s: missing field `%s`", sec, fields[0]);
+	if (strcmp(json_string_value(v), id))
+		return err_set(-EINVAL, "The id from the path [%s] does not match the id from the "
+			       "body [%.64s]!", id, json_string_value(v));
+	return 0;
+}
+
 /* PATCH /network-interfaces/{id} after boot: only the rate limiters may change, and
  * Ember does not enforce them, so a valid request changes nothing. */
 static int patch_net(const struct api_ops *ops, const char *id, json_t *b)
@@ -86,26 +117,13 @@ static int patch_net(const struct api_ops *ops, const char *id, json_t *b)
 	static const char *const fields[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
 					      NULL };
 	const struct fc_config *c = ops->config;
-	json_t *v, *probe;
-	const char *key;
+	json_t *probe;
 	unsigned int i = 0;
 	int r;
 
-	json_object_foreach(b, key, v) {
-		const char *const *f = fields;
-
-		while (*f && strcmp(*f, key))
-			f++;
-		if (!*f)
-			return err_set(-EINVAL, "network-interfaces: unknown field `%.64s` in a PATCH "
-				       "(expected iface_id, rx_rate_limiter, tx_rate_limiter)", key);
-	}
-	v = json_object_get(b, "iface_id");
-	if (!json_is_string(v))
-		return err_set(-EINVAL, "network-interfaces: missing field `iface_id`");
-	if (strcmp(json_string_value(v), id))
-		return err_set(-EINVAL, "The id from the path [%s] does not match the id from the "
-			       "body [%.64s]!", id, json_string_value(v));
+	r = patch_preamble(b, "network-interfaces", fields, id);
+	if (r < 0)
+		return r;
 	while (i < c->nnets && strcmp(c->nets[i].id, id))
 		i++;
 	if (i == c->nnets)
@@ -133,27 +151,14 @@ static int patch_drive(const struct api_ops *ops, const char *id, json_t *b)
 {
 	static const char *const fields[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
 	const struct fc_config *c = ops->config;
-	json_t *v, *path;
-	const char *key;
+	json_t *path;
 	unsigned int i = 0;
 	char why[400];
 	int r;
 
-	json_object_foreach(b, key, v) {
-		const char *const *f = fields;
-
-		while (*f && strcmp(*f, key))
-			f++;
-		if (!*f)
-			return err_set(-EINVAL, "drives: unknown field `%.64s` in a PATCH (expected "
-				       "drive_id, path_on_host, rate_limiter)", key);
-	}
-	v = json_object_get(b, "drive_id");
-	if (!json_is_string(v))
-		return err_set(-EINVAL, "drives: missing field `drive_id`");
-	if (strcmp(json_string_value(v), id))
-		return err_set(-EINVAL, "The id from the path [%s] does not match the id from the "
-			       "body [%.64s]!", id, json_string_value(v));
+	r = patch_preamble(b, "drives", fields, id);
+	if (r < 0)
+		return r;
 	while (i < c->ndrives && strcmp(c->drives[i].id, id))
 		i++;
 	if (i == c->ndrives)
