@@ -97,6 +97,23 @@ int harness_fail(const char *file, int line, const char *fmt, ...)
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Little-endian fields of guest structures (boot params, MP and ACPI tables) at a byte
+ * offset, without alignment assumptions. */
+static inline uint16_t get16(const uint8_t *p, size_t off)
+{
+	return (uint16_t)(p[off] | p[off + 1] << 8);
+}
+
+static inline uint32_t get32(const uint8_t *p, size_t off)
+{
+	return (uint32_t)get16(p, off) | (uint32_t)get16(p, off + 2) << 16;
+}
+
+static inline uint64_t get64(const uint8_t *p, size_t off)
+{
+	return (uint64_t)get32(p, off) | (uint64_t)get32(p, off + 4) << 32;
+}
+
 /* Deterministic pseudo-random numbers for table-driven and randomized tests (xorshift64*;
  * the seed must be non-zero). */
 static inline uint64_t test_rand(uint64_t *state)

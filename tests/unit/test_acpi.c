@@ -12,30 +12,6 @@
 #include "devices/acpi_pm.h"
 #include "mem/guest_mem.h"
 
-static uint32_t get32(const uint8_t *p, size_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, p + off, 4);
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, 8);
-	return v;
-}
-
-static uint16_t get16(const uint8_t *p, size_t off)
-{
-	uint16_t v;
-
-	memcpy(&v, p + off, 2);
-	return v;
-}
-
 /* ---- AML ---- */
 
 TEST(aml_pkglength_forms)
