@@ -65,21 +65,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-
-wait_for() {
-    local limit=$(( $1 * 10 )) i=0
-    shift
-    while [ $i -lt $limit ]; do
-        "$@" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
+# shellcheck source=../lib/tier.sh
+. "$(dirname "$0")/../lib/tier.sh"
 
 # A tap for the network-interfaces calls, if this host lets us make one.
 if ip tuntap add "fct$$" mode tap 2>/dev/null; then

@@ -58,22 +58,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; 0 once it succeeds, 1 at timeout.
-wait_for() {
-    local limit=$(( $1 * 10 )) i=0
-    shift
-    while [ $i -lt $limit ]; do
-        "$@" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
+# shellcheck source=../lib/tier.sh
+. "$(dirname "$0")/../lib/tier.sh"
 
 vm_alive() { kill -0 "$VM_PID" 2>/dev/null; }
 vm_gone() { ! kill -0 "$VM_PID" 2>/dev/null; }

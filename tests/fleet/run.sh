@@ -65,10 +65,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-passed=0
-failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# shellcheck source=../lib/tier.sh
+. "$(dirname "$0")/../lib/tier.sh"
 # check NAME WHY COMMAND...: PASS if COMMAND succeeds, else FAIL with WHY, which is
 # expanded only then (write it in single quotes: it shows the state after the wait).
 check() {
@@ -80,18 +78,6 @@ check() {
 flat() { tr '\n' '|' <"$1" 2>/dev/null | head -c 600; }
 listing() { timeout 10 "$EMBER" list 2>&1 | tr '\n' '|'; }
 rundir() { ls "$RUN" 2>&1 | tr '\n' ' '; }
-
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s; 0 once it succeeds, 1 at timeout.
-wait_for() {
-    local limit=$(( $1 * 10 )) i=0
-    shift
-    while [ $i -lt $limit ]; do
-        "$@" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
 
 # ember with a time bound (no command here may hang the tests).
 em() { timeout -k 2 40 "$EMBER" "$@"; }
