@@ -60,6 +60,14 @@ static: $(BUILD)/ember
 		echo "$(BUILD)/ember is dynamically linked (EMBER_LDFLAGS=$(EMBER_LDFLAGS))" >&2; exit 1; \
 	else echo "$(BUILD)/ember: statically linked, no interpreter: copy it anywhere"; fi
 
+# A fresh machine without the build's packages gets one line naming them, not a compiler
+# error (scripts/deps.sh check-build installs nothing; `make demo` and `make check` do).
+$(BUILD)/.deps-ok: scripts/deps.sh
+	@scripts/deps.sh check-build
+	@mkdir -p $(dir $@) && touch $@
+
+$(LIB_OBJS) $(BUILD)/src/main.o: | $(BUILD)/.deps-ok
+
 $(BUILD)/libember.a: $(LIB_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
@@ -90,8 +98,14 @@ check-unit: $(UNIT_BINS) $(BUILD)/tests/acpi/acpi_dump
 	@u=0; tests/unit/run.sh $(BUILD) $(UNIT_BINS) || u=1; \
 	 tests/acpi/run.sh $(BUILD)/tests/acpi/acpi_dump || u=1; exit $$u
 
+# Live-VM tiers run through tests/kvm-host.sh: on this machine's /dev/kvm when it is
+# usable, else inside the nested test host (EMBER_KVM=auto|host|nested chooses).
+KVM_HOST := tests/kvm-host.sh
+TIER_SUFFIX := $(if $(filter 1,$(SAN)), (ASan),)
+
 check-kvm: $(BUILD)/ember guests
-	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
+	@$(KVM_HOST) --name "check-kvm$(TIER_SUFFIX)" \
+		env EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/kvm/run.sh
 
 check-asan:
 	@$(MAKE) --no-print-directory SAN=1 check-unit check-kvm check-api check-fleet check-mmds

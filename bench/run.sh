@@ -24,6 +24,9 @@
 #   BENCH_NESTED_CMD="tests/nested/run.sh compare"   what BENCH_NESTED=1 runs
 #   BENCH_OUT=bench/results
 #   BENCH_BUILD_ONLY=1    build the runner, the floor and the guests, then stop
+#   EMBER_KVM=auto        where the VMs of sections 1-4 run (tests/kvm-host.sh): this
+#                         machine's /dev/kvm when usable, else the nested test host
+#   BENCH_STAGE           internal: "measure" is the part tests/kvm-host.sh runs
 #   BUILD=build  EMBER=$BUILD/ember  QEMU=qemu-system-x86_64  QEMU_BIOS=/usr/share/qemu/qboot.rom
 set -euo pipefail
 shopt -s lastpipe   # `... | put` records its statistics in this shell
@@ -71,15 +74,20 @@ need_pkgs() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     }
 }
+# Two stages: this script builds everything and makes the report on this machine; the
+# measurements (sections 1-4) need a KVM and run in a second call of it, BENCH_STAGE=measure,
+# through tests/kvm-host.sh: on this machine's /dev/kvm when it is usable, else inside the
+# nested test host (the same files, no network there: nothing is installed or fetched).
+BENCH_STAGE=${BENCH_STAGE:-all}
+B=$BUILD/bench
+G=$B/guests
+if [ "$BENCH_STAGE" = all ]; then
 need_pkgs gcc make libc6-dev binutils qemu-system-x86 qemu-system-data gnuplot-nox
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || die "/dev/kvm is missing or not usable by $(id -un)"
 
 # --- build: Ember, the runner, the floor, the guests ----------------------------------------
 
 if [ "$EMBER" = "$BUILD/ember" ]; then make -s --no-print-directory "$EMBER" >/dev/null; fi
 [ -x "$EMBER" ] || die "no Ember binary at $EMBER"
-B=$BUILD/bench
-G=$B/guests
 mkdir -p "$G"
 HOSTCFLAGS="-std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wconversion -Wsign-conversion"
 for t in runner floor; do
@@ -105,6 +113,8 @@ guest mmio-0 2 0
 guest mmio-N 2 "$BENCH_LOOPS"
 # bench/profile.sh uses the same build.
 [ "${BENCH_BUILD_ONLY:-0}" = 1 ] && exit 0
+fi  # BENCH_STAGE=all: packages and build
+[ -x "$EMBER" ] || die "no Ember binary at $EMBER"
 
 # --- the VMMs ---------------------------------------------------------------------------------
 
@@ -135,6 +145,25 @@ run() {
 OUT=$BENCH_OUT
 mkdir -p "$OUT/raw"
 ERRLOG=$OUT/raw/stderr.log
+S=$OUT/raw/startup.csv
+H=$OUT/raw/memory-peak.csv
+M=$OUT/raw/memory-snapshot.csv
+X=$OUT/raw/exits.csv
+C=$OUT/raw/create.csv
+MACHINE=$OUT/raw/machine.env
+
+if [ "$BENCH_STAGE" = all ]; then
+    rm -f "$MACHINE"
+    # Relative paths, so that the second call finds the same files from the repository.
+    tests/kvm-host.sh --name bench env BENCH_STAGE=measure BUILD="$BUILD" EMBER="$EMBER" \
+        BENCH_OUT="$BENCH_OUT" bench/run.sh ||
+        die "the measurements did not complete (above); no report written"
+    [ -s "$MACHINE" ] || die "the measurements wrote no $MACHINE"
+    BENCH_STAGE=report
+fi
+
+if [ "$BENCH_STAGE" = measure ]; then
+[ -r /dev/kvm ] && [ -w /dev/kvm ] || die "/dev/kvm is missing or not usable by $(id -un)"
 : > "$ERRLOG"
 NPROC=$(nproc)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -143,7 +172,6 @@ T_START=$(date +%s)
 # --- 1. start-up: minimal guest, sequential, interleaved -------------------------------------
 
 say "start-up: $BENCH_RUNS runs per VMM (minimal guest)"
-S=$OUT/raw/startup.csv
 echo "vmm,run,wall_us,user_us,sys_us,maxrss_kb,status" > "$S"
 for ((i = 1; i <= BENCH_RUNS; i++)); do
     for v in "${VMMS[@]}"; do run "$v" reset -r "$i" -l "$v" >> "$S"; done
@@ -152,9 +180,7 @@ done
 # --- 2. memory: snapshot of /proc/PID/smaps with the guest halted at its entry ---------------
 
 say "memory: $BENCH_MEM_RUNS peak-RSS runs (minimal guest) and snapshots at ${BENCH_SNAPSHOT_MS} ms (hold guest) per VMM"
-H=$OUT/raw/memory-peak.csv
 echo "vmm,run,hwm_kb,status" > "$H"
-M=$OUT/raw/memory-snapshot.csv
 echo "vmm,run,rss_kb,guest_kb,other_kb,anon_kb,file_kb,threads,alive,guest_vmas" > "$M"
 for ((i = 1; i <= BENCH_MEM_RUNS; i++)); do
     for v in "${VMMS[@]}"; do
@@ -167,7 +193,6 @@ done
 
 EXIT_VMMS=(ember qemu floor)
 say "exit cost: $BENCH_EXIT_RUNS runs per VMM and guest, N=$BENCH_LOOPS"
-X=$OUT/raw/exits.csv
 echo "vmm_guest,run,wall_us,user_us,sys_us,maxrss_kb,status" > "$X"
 for ((i = 1; i <= BENCH_EXIT_RUNS; i++)); do
     for k in pio mmio; do
@@ -181,11 +206,35 @@ done
 # --- 4. creation rate: BENCH_PAR VMs at once -------------------------------------------------
 
 say "creation rate: $BENCH_PAR_ROUNDS rounds of $BENCH_PAR VMs started at once per VMM"
-C=$OUT/raw/create.csv
 echo "vmm,run,wall_us,cpu_us,maxrss_kb,failures" > "$C"
 for ((i = 1; i <= BENCH_PAR_ROUNDS; i++)); do
     for v in "${VMMS[@]}"; do run "$v" reset -r "$i" -l "$v" -p "$BENCH_PAR" >> "$C"; done
 done
+
+# What the report says of the machine the VMs ran on (the nested test host, when it was).
+KVM_FLAVOUR="${EMBER_KVM_WHERE:-host /dev/kvm}:"
+for m in kvm_pvm kvm_intel kvm_amd; do
+    if [ -d /sys/module/$m ]; then KVM_FLAVOUR+=" $m"; fi
+done
+case $KVM_FLAVOUR in
+    *kvm_pvm*) KVM_FLAVOUR+=" (software KVM: every guest instruction is emulated)" ;;
+    nested*) KVM_FLAVOUR+=" (real KVM on an emulated SVM CPU: guest code runs at QEMU TCG speed, every exit is a nested exit)" ;;
+esac
+{
+    printf 'KVM_FLAVOUR=%q\n' "$KVM_FLAVOUR"
+    printf 'CPU_MODEL=%q\n' "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+    printf 'KERNEL=%q\n' "$(uname -r)"
+    printf 'NPROC=%q\n' "$NPROC"
+    printf 'THP=%q\n' "$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
+    printf 'LOAD_BEFORE=%q\n' "$LOAD_BEFORE"
+    printf 'LOAD_AFTER=%q\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf 'T_START=%q\nT_END=%q\n' "$T_START" "$(date +%s)"
+} > "$MACHINE"
+exit 0
+fi  # BENCH_STAGE=measure
+# BENCH_STAGE=report: the machine facts of the measuring stage.
+# shellcheck source=/dev/null
+. "$MACHINE"
 
 # --- 5. Linux boot in the nested test host (optional) -----------------------------------------
 
@@ -214,8 +263,6 @@ if [ "$BENCH_NESTED" = 1 ]; then
     grep '^|' "$OUT/raw/throughput.log" > "$TP_MD" || true
 fi
 
-T_END=$(date +%s)
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- statistics ---------------------------------------------------------------------------------
 
@@ -322,17 +369,8 @@ r_create=$(ratio "${MED[create_rate.ember]}" "${MED[create_rate.qemu]}")
 ovh=$(fmt "${MED[overhead.ember]}" 2)
 r_wall_irq=$(ratio "${MED[startup_wall.ember]}" "${MED[startup_wall.floorirq]}")
 
-KVM_FLAVOUR=
-for m in kvm_pvm kvm_intel kvm_amd; do
-    if [ -d /sys/module/$m ]; then KVM_FLAVOUR+="$m "; fi
-done
-case $KVM_FLAVOUR in
-    *kvm_pvm*) KVM_FLAVOUR+="(software KVM: every guest instruction is emulated)" ;;
-esac
-CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 EMBER_VERSION="$("$EMBER" --version) (git $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown))"
 QEMU_VERSION=$("$QEMU_PATH" --version | head -1)
-THP=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)
 q() { local w out=; for w in "$@"; do [[ $w =~ [^A-Za-z0-9_./=,:+-] ]] && w="'$w'"; out+="$w "; done; echo "${out% }"; }
 CMD_EMBER=$(q $(cmd ember GUEST.elf))
 CMD_QEMU=$(q $(cmd qemu GUEST.elf))
@@ -393,7 +431,7 @@ cat <<EOF
 | --- | --- |
 | CPUs (nproc) | $NPROC |
 | CPU model | $CPU_MODEL |
-| kernel | $(uname -r) |
+| kernel | $KERNEL |
 | KVM | $KVM_FLAVOUR |
 | transparent huge pages | $THP |
 | load average before / after | $LOAD_BEFORE / $LOAD_AFTER |
@@ -550,7 +588,7 @@ panel create_rate ember qemu floor floorirq
 gnuplot <<EOF
 set terminal pngcairo size 1500,850 font "sans,10" noenhanced
 set output "$OUT/latest.png"
-set multiplot layout 2,3 title "Ember vs QEMU microvm vs bare-KVM floor ($(uname -r), $NPROC CPUs, $(echo "$KVM_FLAVOUR" | cut -d' ' -f1)) — medians, bars p10–p90"
+set multiplot layout 2,3 title "Ember vs QEMU microvm vs bare-KVM floor ($KERNEL, $NPROC CPUs, ${KVM_FLAVOUR%%:*}) — medians, bars p10–p90"
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set yrange [0:*]

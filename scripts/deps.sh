@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Ember's build and tests need, only those missing.
-# Usage: scripts/deps.sh [build|test]   (build: compiler only; test: everything)
+# Usage: scripts/deps.sh [build|test|check-build]
+#   build: what `make` needs (compiler, jansson); test: everything the tests need;
+#   check-build: install nothing, say in one line what `make` lacks (the Makefile runs it).
 set -euo pipefail
 
 what=${1:-test}
@@ -18,6 +20,11 @@ for p in "${pkgs[@]}"; do
 		missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$what" = check-build ]; then
+	echo "ember: cannot build: missing Debian package(s) ${missing[*]}; install with: sudo apt-get install -y ${missing[*]} (or run scripts/deps.sh build as root)" >&2
+	exit 1
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ember: missing Debian packages: ${missing[*]}" >&2

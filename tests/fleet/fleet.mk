@@ -5,4 +5,5 @@
 .PHONY: check-fleet
 
 check-fleet: $(BUILD)/ember guests
-	@EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/fleet/run.sh
+	@$(KVM_HOST) --name "check-fleet$(TIER_SUFFIX)" \
+		env EMBER=$(BUILD)/ember GUESTS=$(BUILD)/guests tests/fleet/run.sh

@@ -143,25 +143,34 @@ kernel_fetch() {
     rm -rf "$tmp"
 }
 
-# Makes sure KERNEL_DIR/modules-extra/ (EXTRA_MODULES + dependencies, and
-# their load order) exists; extracted from the cached .deb, published atomically.
-kernel_extra_modules() {
-    local dir=$KERNEL_DIR/modules-extra tmp
-    # A cache made for another module list (modules.list) is rebuilt.
-    [ -f "$dir/order" ] && [ "$(cat "$dir/modules.list" 2>/dev/null)" = "${EXTRA_MODULES[*]}" ] &&
-        return 0
-    tmp=$(mktemp -d "$KERNEL_DIR/.extra.XXXXXX")
+# Modules of the shared-root test host (tests/kvm-host.sh): virtio-pci and 9p to mount
+# this machine's root from QEMU's virtio-9p device, kvm-amd, and tun/loop for the tests
+# that make taps and loop devices.
+SHARE_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
+               netfs fscache 9pnet 9pnet_virtio 9p irqbypass kvm ccp kvm-amd tun loop)
+
+# kernel_module_set DIRNAME MODULE...: makes sure KERNEL_DIR/DIRNAME/ holds the modules
+# and their dependencies, with their load order; extracted from the cached .deb,
+# published atomically, rebuilt when the list changes (DIRNAME/modules.list).
+kernel_module_set() {
+    local name=$1 dir=$KERNEL_DIR/$1 tmp
+    shift
+    [ -f "$dir/order" ] && [ "$(cat "$dir/modules.list" 2>/dev/null)" = "$*" ] && return 0
+    tmp=$(mktemp -d "$KERNEL_DIR/.$name.XXXXXX")
     dpkg-deb -x "$KERNEL_DIR"/linux-image-*.deb "$tmp/x"
-    collect_modules "$tmp/x/lib/modules" "$tmp/m" "${EXTRA_MODULES[@]}"
+    collect_modules "$tmp/x/lib/modules" "$tmp/m" "$@"
     rm -rf "$tmp/x"
-    echo "${EXTRA_MODULES[*]}" > "$tmp/m/modules.list"
-    [ -f "$dir/modules.list" ] || rm -rf "$dir"   # an older cache without the list
+    echo "$*" > "$tmp/m/modules.list"
+    # A set made for another list (or by an older script, without one) is replaced.
+    [ "$(cat "$dir/modules.list" 2>/dev/null)" = "$*" ] || rm -rf "$dir"
     if ! mv -T "$tmp/m" "$dir" 2>/dev/null; then
-        [ "$(cat "$dir/modules.list" 2>/dev/null)" = "${EXTRA_MODULES[*]}" ] ||
-            die "cannot publish $dir"
+        [ "$(cat "$dir/modules.list" 2>/dev/null)" = "$*" ] || die "cannot publish $dir"
     fi
     rm -rf "$tmp"
 }
+
+# KERNEL_DIR/modules-extra/: EXTRA_MODULES and their dependencies.
+kernel_extra_modules() { kernel_module_set modules-extra "${EXTRA_MODULES[@]}"; }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     kernel_fetch

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ember tier-3 tests: Debian's stock kernel on real KVM inside the nested test
 # host (QEMU TCG emulating an AMD CPU with SVM+NPT, kvm-amd loaded inside).
-# This machine's own /dev/kvm (kvm_pvm) cannot boot a stock Linux kernel.
+# This machine has no /dev/kvm, or its own (kvm_pvm) cannot boot a stock Linux kernel.
 #
 #   tests/nested/run.sh check     run every case; "nested: N passed, M failed"
 #   tests/nested/run.sh demo      interactive shell in a Linux guest under Ember
@@ -289,6 +289,7 @@ cmd_check() {
         summary+=("$name ${dur}s")
     done
     echo "nested: durations: ${summary[*]}; total $(( ($(now_ms) - total_start) / 1000 )) s; logs in $NESTED_WORK/logs"
+    echo "KVM: nested kvm-amd in QEMU TCG (one outer boot per case); check-nested $(( ($(now_ms) - total_start) / 1000 )) s"
     if [ "$skipped" -gt 0 ]; then
         echo "nested: $passed passed, $failed failed, $skipped skipped"
     else
@@ -321,8 +322,8 @@ cmd_demo() {
     prepare "$want_ember"
     cat <<EOF
 ================================================================================
-This machine's /dev/kvm (kvm_pvm, a nested software KVM) cannot boot a stock
-Linux kernel, so the demo runs inside the nested test host: QEMU (TCG, emulated
+$(if [ -c /dev/kvm ]; then echo "This machine's /dev/kvm (kvm_pvm, a nested software KVM) cannot boot a stock"; else echo "This machine has no /dev/kvm, so nothing here can boot a stock"; fi)
+Linux kernel directly: the demo runs inside the nested test host: QEMU (TCG, emulated
 AMD CPU with SVM) boots Debian's kernel with kvm-amd, and inside it
 '$NESTED_VMM run' boots the same kernel as the guest. Everything is emulated:
 the outer host needs ~4 s, the inner Linux another ~10-20 s to reach its shell.
