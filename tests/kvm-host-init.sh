@@ -52,6 +52,8 @@ ln -sf /proc/self/fd/2 $R/dev/stderr
 
 read -r up _ < /proc/uptime
 echo "KVMHOST-READY uptime=$up"
+# Heartbeat for the host's stall watchdog (tests/kvm-host.sh, KVM_HOST_STALL).
+(while sleep 20; do echo "KVMHOST-ALIVE"; done) &
 chroot $R /bin/sh -c 'cd / && exec /bin/bash "$0"' "$job" < /dev/null
 echo "KVMHOST-JOB-END $?"
 # The job's files live on the 9p share: nothing to flush locally, but unmount cleanly.

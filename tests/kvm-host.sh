@@ -28,7 +28,9 @@
 # its reason and its output indented (its summary lines then do not count), and its
 # console log is kept. A real failure fails every attempt.
 #
-# Other settings: KVM_HOST_TIMEOUT (seconds per outer boot, default 2400), KVM_HOST_MEM
+# Other settings: KVM_HOST_TIMEOUT (seconds per outer boot, default 2400), KVM_HOST_STALL
+# (seconds without the outer host's 20-second heartbeat before it counts as wedged and is
+# killed, default 240), KVM_HOST_MEM
 # (MiB, default 6144), KVM_HOST_WORK (job files and logs; default build/kvm-host: it must
 # be on this machine's root file system, which the nested host mounts).
 set -euo pipefail
@@ -40,6 +42,7 @@ set -euo pipefail
 EMBER_KVM=${EMBER_KVM:-auto}
 KVM_HOST_ATTEMPTS=${KVM_HOST_ATTEMPTS:-2}
 KVM_HOST_TIMEOUT=${KVM_HOST_TIMEOUT:-2400}
+KVM_HOST_STALL=${KVM_HOST_STALL:-240}
 KVM_HOST_MEM=${KVM_HOST_MEM:-6144}
 KVM_HOST_WORK=${KVM_HOST_WORK:-$REPO_ROOT/build/kvm-host}
 KVM_HOST_VERBOSE=${KVM_HOST_VERBOSE:-0}
@@ -136,14 +139,35 @@ nested_attempt() {
         tailpid=$!
     fi
     # shellcheck disable=SC2054  # the commas are inside QEMU option values
-    timeout -k 10 "$KVM_HOST_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi \
+    (timeout -k 10 "$KVM_HOST_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi \
         -M q35 -cpu qemu64,+svm,+npt -m "$KVM_HOST_MEM" -smp 2 \
         -kernel "$KERNEL_DIR/vmlinuz" -initrd "$dir/outer.cpio" \
         -append "console=ttyS0 panic=-1 quiet kvmhost.job=$dir/job.sh" \
         -fsdev local,id=root,path=/,security_model=passthrough,multidevs=remap \
         -device virtio-9p-pci,fsdev=root,mount_tag=host \
         -no-user-config -nodefaults -display none -no-reboot \
-        -serial "file:$console" < /dev/null > "$dir/qemu.log" 2>&1 || qrc=$?
+        -serial "file:$console" < /dev/null > "$dir/qemu.log" 2>&1) &
+    local qpid=$! beats=0 n last_beat
+    last_beat=$(now_ms)
+    STALLED=""
+    # The outer /init prints a heartbeat every 20 s. A wedged outer kernel (seen: silent
+    # hangs, not only panics) stops them: end that boot after KVM_HOST_STALL seconds of
+    # silence instead of waiting out the whole timeout.
+    while kill -0 "$qpid" 2>/dev/null; do
+        sleep 2
+        n=$(grep -a -c '^KVMHOST-ALIVE' "$console" 2>/dev/null || true)
+        if [ "${n:-0}" != "$beats" ]; then
+            beats=${n:-0}
+            last_beat=$(now_ms)
+        elif [ $(( ($(now_ms) - last_beat) / 1000 )) -ge "$KVM_HOST_STALL" ]; then
+            STALLED="no heartbeat from the outer host for $KVM_HOST_STALL s"
+            # Both the timeout and the QEMU it runs carry this job's path.
+            pkill -KILL -f "kvmhost.job=$dir/job.sh" 2>/dev/null || true
+            break
+        fi
+    done
+    # (stderr: no "Killed" job report from bash when the watchdog ended it.)
+    { wait "$qpid"; } 2>/dev/null || qrc=$?
     [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
     ATTEMPT_SECONDS=$(( ($(now_ms) - t0) / 1000 ))
     local ready fault
@@ -157,7 +181,7 @@ nested_attempt() {
         sed 's/^/    /' "$console" | tail -n 25
         did_not_run "the nested test host could not mount this machine's root over virtio-9p"
     fi
-    if [ -z "$ready" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
+    if [ -z "$ready" ] && [ -z "$STALLED" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
         sed 's/^/    /' "$dir/qemu.log" "$console" | tail -n 30
         did_not_run "the nested test host did not boot (outer QEMU exit $qrc)"
     fi
@@ -165,6 +189,9 @@ nested_attempt() {
     if [ -f "$dir/rc" ]; then
         ATTEMPT_RC=$(cat "$dir/rc")
         ATTEMPT_WHY="exit $ATTEMPT_RC"
+    elif [ -n "$STALLED" ]; then
+        ATTEMPT_RC=124
+        ATTEMPT_WHY="no result: $STALLED (killed)"
     elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
         ATTEMPT_RC=124
         ATTEMPT_WHY="no result: the outer host was killed after $KVM_HOST_TIMEOUT s"
@@ -205,6 +232,7 @@ run_nested() {
         attempt=$((attempt + 1))
     done
     cat "$dir/out"
+    [ "$ATTEMPT_RC" = 0 ] || echo "kvm-host: $name failed in the nested test host: $ATTEMPT_WHY (console: $dir/console.log)"
     ATTEMPTS_USED=$attempt
     rm -f "$dir/outer.cpio"
     return "$ATTEMPT_RC"
