@@ -95,16 +95,25 @@ int api_call(const char *sock_path, const char *method, const char *path, const 
 		r = err_set(-errno, "%s: cannot connect: %s", sock_path, strerror(errno));
 		goto out;
 	}
-	req = malloc(512 + jlen);
+	/* The request line carries the caller's method and path, of any length: size the
+	 * buffer from the formatted header itself, never from a guess. */
+	static const char hdr_fmt[] = "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: "
+				      "application/json\r\nConnection: close\r\n%s%zu\r\n\r\n";
+	const char *clen_hdr = json ? "Content-Type: application/json\r\nContent-Length: "
+				    : "Content-Length: ";
+	int hlen = snprintf(NULL, 0, hdr_fmt, method, path, clen_hdr, jlen);
+
+	if (hlen < 0) {
+		r = err_set(-EINVAL, "cannot format the request for %s %s", method, path);
+		goto out;
+	}
+	req = malloc((size_t)hlen + 1 + jlen);
 	buf = malloc(RESP_MAX + 1);
 	if (!req || !buf) {
 		r = err_set(-ENOMEM, "out of memory");
 		goto out;
 	}
-	len = (size_t)snprintf(req, 512, "%s %s HTTP/1.1\r\nHost: localhost\r\nAccept: "
-			       "application/json\r\nConnection: close\r\n%s%zu\r\n\r\n", method, path,
-			       json ? "Content-Type: application/json\r\nContent-Length: "
-				    : "Content-Length: ", jlen);
+	len = (size_t)snprintf(req, (size_t)hlen + 1, hdr_fmt, method, path, clen_hdr, jlen);
 	memcpy(req + len, json ? json : "", jlen);
 	len += jlen;
 	while (sent < len) {
