@@ -12,6 +12,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "arch/x86/kernel_image.h"
@@ -870,4 +874,30 @@ TEST(regression_bzimage_entry_beyond_payload_rejected)
 	s.payload = 0x210;           /* code at the entry: fine */
 	s.init_size = 0x40000;
 	CHECK_EQ_INT(parse_bz(&s, &k), 0);
+}
+
+/* A FIFO named as a kernel or initrd is refused at once (open() without O_NONBLOCK
+ * waited for a writer, on the API's main thread at InstanceStart). In a child with an
+ * alarm, so the old behaviour fails the test instead of hanging it. */
+TEST(fifo_image_is_refused_without_blocking)
+{
+	char fifo[64];
+
+	snprintf(fifo, sizeof(fifo), "/tmp/ember-test-kfifo.%d", (int)getpid());
+	unlink(fifo);
+	REQUIRE_EQ_INT(mkfifo(fifo, 0600), 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct image_src src;
+
+		alarm(5);
+		if (image_src_open_file(&src, fifo) != -EINVAL)
+			_exit(2);
+		_exit(strstr(err_msg(), "not a regular file") ? 0 : 3);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	unlink(fifo);
+	CHECK_EQ_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -187,6 +188,42 @@ TEST(open_reports_missing_file_and_odd_size)
 	/* A character device is not a disk either. */
 	CHECK_EQ_INT(virtio_blk_open(&b, "/dev/null", true, 0), -EINVAL);
 	CHECK_EQ_INT(b.fd, -1);
+}
+
+/* A FIFO named as a disk (or as PATCH /drives' new file) is refused at once: open()
+ * without O_NONBLOCK waited for a writer forever, on the API's main thread. Run in a
+ * child with an alarm, so the old behaviour fails the test instead of hanging it. */
+TEST(fifo_is_refused_without_blocking)
+{
+	char fifo[64];
+
+	snprintf(fifo, sizeof(fifo), "/tmp/ember-test-fifo.%d", (int)getpid());
+	unlink(fifo);
+	REQUIRE_EQ_INT(mkfifo(fifo, 0600), 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct virtio_blk b;
+		struct fx f;
+
+		alarm(5);
+		if (virtio_blk_open(&b, fifo, true, 0) != -EINVAL ||
+		    virtio_blk_open(&b, fifo, false, 0) != -EINVAL)
+			_exit(2);
+		if (!strstr(err_msg(), "not a regular file"))
+			_exit(3);
+		if (setup(&f) != 0)
+			_exit(4);
+		if (virtio_blk_swap(&f.b, fifo) != -EINVAL || f.b.sectors != NSECT)
+			_exit(5);
+		teardown(&f);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	unlink(fifo);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), 0);
 }
 
 TEST(open_sizes_serial_and_read_only_feature)

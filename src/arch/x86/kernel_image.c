@@ -54,7 +54,10 @@ int image_src_open_file(struct image_src *src, const char *path)
 
 	memset(src, 0, sizeof(*src));
 	src->fd = -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a kernel or initrd (PUT /boot-source, then
+	 * InstanceStart on the API's main thread) is refused below instead of blocking the
+	 * open for a writer. Reads of a regular file ignore the flag. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_set(-errno, "%s: cannot open: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

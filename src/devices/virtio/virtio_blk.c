@@ -50,7 +50,11 @@ static int open_image(const char *what, const char *path, bool read_only, int *f
 	struct stat st;
 	int fd;
 
-	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO (or a device that waits for a peer) named as a disk must not
+	 * block the thread that opens it (the API's main thread for PATCH /drives) before
+	 * its type is checked below. It means nothing for regular files and is cleared for
+	 * block devices once accepted. */
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 
@@ -68,6 +72,12 @@ static int open_image(const char *what, const char *path, bool read_only, int *f
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		close(fd);
 		return err_set(-EINVAL, "%s %s: not a regular file or block device", what, path);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+
+		close(fd);
+		return err_set(-e, "%s %s: fcntl: %s", what, path, strerror(e));
 	}
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);
