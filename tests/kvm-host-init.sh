@@ -9,20 +9,8 @@
 # The job writes its output and exit status next to itself (on the shared root); this
 # script prints markers on the console for the host's harness, then powers off.
 
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-
-for ko in $(cat /modules/order); do
-    insmod "/modules/$ko" || echo "KVMHOST-INSMOD-FAILED $ko"
-done
-
-param() {
-    for arg in $(cat /proc/cmdline); do
-        case "$arg" in "$1"=*) echo "${arg#*=}"; return ;; esac
-    done
-}
+. /init-lib.sh
+init_mounts_and_modules KVMHOST
 job=$(param kvmhost.job)
 
 R=/newroot

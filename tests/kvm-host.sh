@@ -91,6 +91,7 @@ build_share_initramfs() {
     make_root_skeleton "$root"
     install_busybox "$root"
     install -m 755 "$REPO_ROOT/tests/kvm-host-init.sh" "$root/init"
+    install -m 644 "$NESTED_DIR/init-lib.sh" "$root/init-lib.sh"
     mkdir -p "$root/modules"
     cp "$KERNEL_DIR"/modules-share/*.ko "$KERNEL_DIR/modules-share/order" "$root/modules/"
     pack_cpio "$root" "$out"

@@ -196,6 +196,7 @@ build_outer_initramfs() {
     make_root_skeleton "$root"
     install_busybox "$root"
     install -m 755 "$NESTED_DIR/outer-init.sh" "$root/init"
+    install -m 644 "$NESTED_DIR/init-lib.sh" "$root/init-lib.sh"
     mkdir -p "$root/modules" "$root/nested"
     cp "$kdir"/modules/*.ko "$kdir/modules/order" "$root/modules/"
     if [ -d "$kdir/modules-extra" ]; then

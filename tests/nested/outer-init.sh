@@ -4,24 +4,11 @@
 # (chosen by nested.case= on the kernel command line) and powers off, which
 # ends the outer QEMU (-no-reboot; panic=-1 covers a crash of this script).
 
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+. /init-lib.sh
+init_mounts_and_modules OUTER
 mkdir -p /dev/pts /tmp
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
-
-for ko in $(cat /modules/order); do
-    insmod "/modules/$ko" || echo "OUTER-INSMOD-FAILED $ko"
-done
-
-param() {
-    # Value of NAME=... on the kernel command line (empty when absent).
-    for arg in $(cat /proc/cmdline); do
-        case "$arg" in "$1"=*) echo "${arg#*=}"; return ;; esac
-    done
-}
 
 read -r up _ < /proc/uptime
 if [ -c /dev/kvm ]; then

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -271,6 +274,29 @@ static int selected(const char *name, int argc, char **argv)
 		if (strstr(name, argv[i]))
 			return 1;
 	return 0;
+}
+
+int harness_in_child(int (*fn)(void *arg), void *arg, unsigned int seconds)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		alarm(seconds);
+		_exit(fn(arg) & 0xff);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int harness_make_fifo(char *path, size_t size, const char *tag)
+{
+	snprintf(path, size, "/tmp/ember-test-%s.%d", tag, (int)getpid());
+	unlink(path);
+	return mkfifo(path, 0600) < 0 ? -errno : 0;
 }
 
 int main(int argc, char **argv)

@@ -97,6 +97,15 @@ int harness_fail(const char *file, int line, const char *fmt, ...)
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Runs fn(arg) in a child process with an alarm of `seconds`: for code that might block
+ * forever (a test then fails instead of hanging). Returns fn's value (the child's exit
+ * status, 0..255), 128 + the signal that ended the child (142: the alarm), or -errno. */
+int harness_in_child(int (*fn)(void *arg), void *arg, unsigned int seconds);
+
+/* Creates a FIFO at /tmp/ember-test-<tag>.<pid> (removed first if left over) and writes its
+ * path into path. 0 or -errno. */
+int harness_make_fifo(char *path, size_t size, const char *tag);
+
 /* Little-endian fields of guest structures (boot params, MP and ACPI tables) at a byte
  * offset, without alignment assumptions. */
 static inline uint16_t get16(const uint8_t *p, size_t off)
