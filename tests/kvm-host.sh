@@ -30,7 +30,8 @@
 #
 # Other settings: KVM_HOST_TIMEOUT (seconds per outer boot, default 2400), KVM_HOST_STALL
 # (seconds without the outer host's 20-second heartbeat before it counts as wedged and is
-# killed, default 240), KVM_HOST_MEM
+# killed, default 240), KVM_HOST_QUIET (seconds without new output from the command before
+# it counts as stuck, default 300), KVM_HOST_MEM
 # (MiB, default 6144), KVM_HOST_WORK (job files and logs; default build/kvm-host: it must
 # be on this machine's root file system, which the nested host mounts).
 set -euo pipefail
@@ -43,6 +44,7 @@ EMBER_KVM=${EMBER_KVM:-auto}
 KVM_HOST_ATTEMPTS=${KVM_HOST_ATTEMPTS:-2}
 KVM_HOST_TIMEOUT=${KVM_HOST_TIMEOUT:-2400}
 KVM_HOST_STALL=${KVM_HOST_STALL:-240}
+KVM_HOST_QUIET=${KVM_HOST_QUIET:-300}
 KVM_HOST_MEM=${KVM_HOST_MEM:-6144}
 KVM_HOST_WORK=${KVM_HOST_WORK:-$REPO_ROOT/build/kvm-host}
 KVM_HOST_VERBOSE=${KVM_HOST_VERBOSE:-0}
@@ -148,8 +150,9 @@ nested_attempt() {
         -device virtio-9p-pci,fsdev=root,mount_tag=host \
         -no-user-config -nodefaults -display none -no-reboot \
         -serial "file:$console" < /dev/null > "$dir/qemu.log" 2>&1) &
-    local qpid=$! beats=0 n last_beat
+    local qpid=$! beats=0 n last_beat out_size=0 sz last_out
     last_beat=$(now_ms)
+    last_out=$last_beat
     STALLED=""
     # The outer /init prints a heartbeat every 20 s. A wedged outer kernel (seen: silent
     # hangs, not only panics) stops them: end that boot after KVM_HOST_STALL seconds of
@@ -162,6 +165,17 @@ nested_attempt() {
             last_beat=$(now_ms)
         elif [ $(( ($(now_ms) - last_beat) / 1000 )) -ge "$KVM_HOST_STALL" ]; then
             STALLED="no heartbeat from the outer host for $KVM_HOST_STALL s"
+        fi
+        # The tiers print a line per case and bound each case; a command silent for
+        # KVM_HOST_QUIET seconds is stuck in a way its own timeouts did not catch.
+        sz=$(stat -c %s "$dir/out" 2>/dev/null || echo 0)
+        if [ "$sz" != "$out_size" ]; then
+            out_size=$sz
+            last_out=$(now_ms)
+        elif [ $(( ($(now_ms) - last_out) / 1000 )) -ge "$KVM_HOST_QUIET" ]; then
+            STALLED="no output from the command for $KVM_HOST_QUIET s"
+        fi
+        if [ -n "$STALLED" ]; then
             # Both the timeout and the QEMU it runs carry this job's path.
             pkill -KILL -f "kvmhost.job=$dir/job.sh" 2>/dev/null || true
             break
