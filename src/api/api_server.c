@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fd_reserve.h"
 #include "util/log.h"
 
 #define IN_CAP (HTTP_MAX_HEADER + HTTP_MAX_BODY)
@@ -96,10 +97,19 @@ static void conn_watch(struct api_server *s, struct api_conn *c, uint64_t tag)
 
 static void accept_one(struct api_server *s)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int shed, fd = accept_or_shed(s->listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, &shed);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* Out of descriptors, the queued client was shed: the listener does not stay
+		 * readable, so the loop does not spin. */
+		unsigned long n = fd_reserve_shed_count();
+
+		/* At 1, 2, 4, 8... sheds: a flood of clients cannot flood the log. */
+		if (shed && (n & (n - 1)) == 0)
+			log_warn("api: out of file descriptors; a client connection was refused "
+				 "(%lu so far)", n);
 		return;
+	}
 	for (int i = 0; i < API_MAX_CONNS; i++) {
 		struct api_conn *c = &s->conns[i];
 

@@ -18,6 +18,7 @@
 #include "mmds/mmds_stack.h"
 #include "mmds/mmds_store.h"
 #include "util/err.h"
+#include "util/fd_reserve.h"
 #include "util/log.h"
 #include "vmm/fc_metrics.h"
 #include "vmm/vm.h"
@@ -524,6 +525,9 @@ int session_run(const struct run_args *a)
 		s->cfg.mmds_limit = a->mmds_size_limit;
 	fc_metrics_init(&s->metrics);
 	signal(SIGPIPE, SIG_IGN);
+	r = fd_reserve_init();
+	if (r < 0)
+		goto out;
 	r = setup(s);
 	if (r < 0)
 		goto out;

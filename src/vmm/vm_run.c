@@ -13,6 +13,7 @@
 
 #include "api/api_server.h"
 #include "util/err.h"
+#include "util/fd_reserve.h"
 #include "util/log.h"
 #include "vmm/term.h"
 #include "vmm/vm.h"
@@ -58,11 +59,11 @@ static void console_detach(struct loop *l)
 static void console_accept(struct loop *l)
 {
 	struct vm *vm = l->vm;
-	int fd = accept4(l->console_listen, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int shed, fd = accept_or_shed(l->console_listen, SOCK_NONBLOCK | SOCK_CLOEXEC, &shed);
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = EV_CONSOLE_CLIENT };
 
 	if (fd < 0)
-		return;
+		return;  /* (out of descriptors: the client was shed, nothing stays queued) */
 	if (vm->console_client >= 0) {
 		static const char busy[] = "ember: another console is attached to this VM\r\n";
 

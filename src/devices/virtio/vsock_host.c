@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fd_reserve.h"
 #include "util/log.h"
 
 #define ACCEPT_BATCH 16
@@ -208,11 +209,16 @@ static void host_read_line(struct virtio_vsock *v, struct vsock_conn *c)
 void vsock_host_accept(struct virtio_vsock *v)
 {
 	for (unsigned int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int shed, fd = accept_or_shed(v->listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC, &shed);
 		struct vsock_conn *c;
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors: the queued client was shed (else the listener
+			 * would stay readable and the worker spin). */
+			if (shed)
+				limit_warn(v, "out of file descriptors: a host client was refused");
 			return;
+		}
 		if (v->nconns >= VSOCK_MAX_CONNS) {
 			limit_warn(v, "a host client was refused");
 			close(fd);
