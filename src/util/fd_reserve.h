@@ -5,7 +5,7 @@
  * fails with EMFILE/ENFILE and leaves the connection queued: the listening socket stays
  * readable, and a level-triggered epoll loop wakes for it forever, at 100% CPU.
  *
- * accept_or_shed() keeps one descriptor in reserve (/dev/null, opened once by
+ * accept_or_shed() keeps one descriptor in reserve (an eventfd, made once by
  * fd_reserve_init). Out of descriptors, it gives the reserve back, accepts the queued
  * connection, closes it at once (the client sees its connection end) and takes the
  * reserve again, so the listener is drained and nothing spins. Thread-safe: every thread

@@ -39,7 +39,7 @@ FUZZ_SRCS_virtio_mmio := src/devices/virtio/virtio_mmio.c $(FUZZ_SRCS_virtqueue)
 FUZZ_SRCS_virtio_blk := src/devices/virtio/virtio_blk.c src/devices/virtio/worker.c \
         $(FUZZ_SRCS_virtio_mmio)
 FUZZ_SRCS_virtio_vsock := src/devices/virtio/virtio_vsock.c src/devices/virtio/vsock_host.c \
-        src/devices/virtio/vsock_conn.c \
+        src/devices/virtio/vsock_conn.c src/util/fd_reserve.c \
         src/devices/virtio/worker.c $(FUZZ_SRCS_virtio_mmio)
 FUZZ_SRCS_toml := src/config/toml.c src/config/toml_value.c src/util/err.c
 FUZZ_SRCS_fc_config := src/api/api_routes.c src/api/api_preboot.c src/config/fc_config.c \
