@@ -46,6 +46,7 @@ KVM_HOST_TIMEOUT=${KVM_HOST_TIMEOUT:-2400}
 KVM_HOST_STALL=${KVM_HOST_STALL:-240}
 KVM_HOST_QUIET=${KVM_HOST_QUIET:-300}
 KVM_HOST_MEM=${KVM_HOST_MEM:-6144}
+KVM_HOST_SMP=${KVM_HOST_SMP:-2}
 KVM_HOST_WORK=${KVM_HOST_WORK:-$REPO_ROOT/build/kvm-host}
 KVM_HOST_VERBOSE=${KVM_HOST_VERBOSE:-0}
 NESTED_WHERE="nested kvm-amd in QEMU TCG"
@@ -143,7 +144,7 @@ nested_attempt() {
     fi
     # shellcheck disable=SC2054  # the commas are inside QEMU option values
     (timeout -k 10 "$KVM_HOST_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi \
-        -M q35 -cpu qemu64,+svm,+npt -m "$KVM_HOST_MEM" -smp 2 \
+        -M q35 -cpu qemu64,+svm,+npt -m "$KVM_HOST_MEM" -smp "$KVM_HOST_SMP" \
         -kernel "$KERNEL_DIR/vmlinuz" -initrd "$dir/outer.cpio" \
         -append "console=ttyS0 panic=-1 quiet kvmhost.job=$dir/job.sh" \
         -fsdev local,id=root,path=/,security_model=passthrough,multidevs=remap \

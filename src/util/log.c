@@ -30,6 +30,40 @@ static const char *const fc_level_names[] = {
 	[LOG_TRACE] = "TRACE",
 };
 
+static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool log_ratelimit_allow_at(struct log_ratelimit *rl, uint64_t now_ms,
+			    unsigned long *suppressed_before)
+{
+	bool allow;
+
+	pthread_mutex_lock(&ratelimit_lock);
+	*suppressed_before = 0;
+	if (rl->in_window == 0 || now_ms - rl->window_start_ms >= LOG_RL_WINDOW_MS) {
+		rl->window_start_ms = now_ms;
+		rl->in_window = 0;
+	}
+	allow = rl->in_window < LOG_RL_BURST;
+	if (allow) {
+		rl->in_window++;
+		*suppressed_before = rl->suppressed;
+		rl->suppressed = 0;
+	} else {
+		rl->suppressed++;
+	}
+	pthread_mutex_unlock(&ratelimit_lock);
+	return allow;
+}
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned long *suppressed_before)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return log_ratelimit_allow_at(rl, (uint64_t)ts.tv_sec * 1000 +
+					  (uint64_t)ts.tv_nsec / 1000000, suppressed_before);
+}
+
 int log_parse_level(const char *s, enum log_level *out)
 {
 	for (unsigned i = 0; i < LOG_TRACE; i++) {

@@ -36,6 +36,35 @@ void log_format_fc(char *out, size_t cap, const char *instance_id, const char *t
 		   enum log_level lvl, bool show_level, const char *file, int line,
 		   const char *msg);
 
+/* Rate limiting for lines a guest (or any untrusted peer) can trigger at will: a guest
+ * that resets a device with a bad ring in a loop must not flood stderr or the log file.
+ * Each call site of log_warn_guest() has its own budget: LOG_RL_BURST lines per
+ * LOG_RL_WINDOW_MS, then silence until the window ends; the first line after that says
+ * how many were suppressed. */
+#define LOG_RL_BURST 10
+#define LOG_RL_WINDOW_MS 5000
+struct log_ratelimit {
+	uint64_t window_start_ms;
+	unsigned int in_window;
+	unsigned long suppressed;
+};
+/* true: print this line; *suppressed_before is the count dropped since the last printed
+ * one (then reset). Thread-safe. The _at variant takes the time, for tests. */
+bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned long *suppressed_before);
+bool log_ratelimit_allow_at(struct log_ratelimit *rl, uint64_t now_ms,
+			    unsigned long *suppressed_before);
+#define log_warn_guest(...)                                                               \
+	do {                                                                              \
+		static struct log_ratelimit log_rl_;                                      \
+		unsigned long log_supp_;                                                  \
+		if (log_ratelimit_allow(&log_rl_, &log_supp_)) {                          \
+			if (log_supp_)                                                    \
+				log_msg_at(LOG_WARN, __FILE__, __LINE__,                  \
+					   "(%lu similar lines suppressed)", log_supp_);  \
+			log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__);            \
+		}                                                                         \
+	} while (0)
+
 #define log_enabled(l) (log_threshold >= (l) || log_file_level >= (int)(l))
 #define log_error(...) log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)

@@ -91,3 +91,28 @@ TEST(full_fifo_drops_and_never_blocks)
 	log_file_close();
 	unlink(path);
 }
+
+/* The per-call-site budget of log_warn_guest: LOG_RL_BURST lines per window, then
+ * silence; the first line of a later window reports how many were dropped. */
+TEST(ratelimit_burst_window_and_suppressed_count)
+{
+	struct log_ratelimit rl = { 0 };
+	unsigned long supp = 99;
+	int allowed = 0;
+
+	for (int i = 0; i < 100; i++)
+		allowed += log_ratelimit_allow_at(&rl, 1000 + (uint64_t)i, &supp);
+	CHECK_EQ_INT(allowed, LOG_RL_BURST);
+	CHECK_EQ_U64(rl.suppressed, 100 - LOG_RL_BURST);
+	/* Still inside the window: nothing. */
+	CHECK(!log_ratelimit_allow_at(&rl, 1000 + LOG_RL_WINDOW_MS - 1, &supp));
+	/* A new window: allowed, with the count of what was dropped before it. */
+	CHECK(log_ratelimit_allow_at(&rl, 1000 + LOG_RL_WINDOW_MS, &supp));
+	CHECK_EQ_U64(supp, 100 - LOG_RL_BURST + 1);
+	CHECK(log_ratelimit_allow_at(&rl, 1000 + LOG_RL_WINDOW_MS + 1, &supp));
+	CHECK_EQ_U64(supp, 0);
+	/* A clock far ahead (or a first use at time 0) never wraps into silence. */
+	struct log_ratelimit fresh = { 0 };
+	CHECK(log_ratelimit_allow_at(&fresh, 0, &supp));
+	CHECK(log_ratelimit_allow_at(&fresh, UINT64_MAX, &supp));
+}

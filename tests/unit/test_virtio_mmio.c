@@ -5,12 +5,15 @@
  * version 2) and 3.1 (device initialization: FEATURES_OK only for features the device
  * accepts, DEVICE_NEEDS_RESET), and from the Linux virtio_mmio driver's probe sequence. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "vq_driver.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "util/log.h"
 
 enum {
 	MAGIC = 0x000, VERSION = 0x004, DEVICE_ID = 0x008, VENDOR_ID = 0x00c,
@@ -857,4 +860,47 @@ TEST(linux_probe_sequence)
 	CHECK_EQ_INT(f.activates, 1);
 	CHECK(f.m.queues[0].event_idx && f.m.queues[0].indirect);
 	teardown(&f);
+}
+
+/* A guest that sets DRIVER_OK with a bad queue and resets, in a loop, gets a bounded
+ * number of warning lines: the log is rate-limited (log_warn_guest), not one line per
+ * try. stderr goes to a file for the loop. */
+TEST(bad_queue_loop_does_not_flood_the_log)
+{
+	char path[64];
+	struct fake f;
+	int saved = dup(2), fd;
+
+	snprintf(path, sizeof(path), "/tmp/ember-test-logflood.%d", (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	REQUIRE(fd >= 0 && saved >= 0);
+	REQUIRE_EQ_INT(setup(&f), 0);
+	enum log_level saved_level = log_threshold;
+	log_threshold = LOG_WARN;  /* (the fixture silences warnings) */
+	fflush(stderr);
+	dup2(fd, 2);
+	for (int i = 0; i < 1000; i++) {
+		negotiate(&f, VER1);
+		setup_queue(&f, 0, 8, Q0_DESC, Q0_AVAIL, Q0_USED);
+		setup_queue(&f, 1, 12, Q1_DESC, Q1_AVAIL, Q1_USED);
+		wr(&f, STATUS, ACK | DRV | FOK | DOK);
+		wr(&f, STATUS, 0);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log_threshold = saved_level;
+	teardown(&f);
+	char buf[256 * 1024];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	REQUIRE(n >= 0);
+	int lines = 0;
+	for (ssize_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	/* The loop ran in well under one LOG_RL_WINDOW_MS window: one burst at most (fewer
+	 * when the tests before this one used up the call site's budget), against 1000
+	 * lines unlimited. */
+	CHECK(lines <= LOG_RL_BURST + 1);
 }

@@ -125,7 +125,7 @@ static void driver_ok(struct virtio_mmio *m)
 		q->event_idx = event_idx;
 		q->indirect = indirect;
 		if (vq_activate(q, m->mem) < 0) {
-			log_warn("%s: queue %u has invalid ring addresses or size", m->ops->name, i);
+			log_warn_guest("%s: queue %u has invalid ring addresses or size", m->ops->name, i);
 			q->ready = false;
 			virtio_mmio_needs_reset(m);
 			return;

@@ -523,7 +523,7 @@ static int net_activate(void *dev)
 			off |= TUN_F_TSO_ECN;
 	}
 	if (ioctl(n->tap_fd, TUNSETOFFLOAD, (unsigned long)off) < 0)
-		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x failed: %s", n->tap_name, off,
+		log_warn_guest("virtio-net %s: TUNSETOFFLOAD 0x%x failed: %s", n->tap_name, off,
 			 strerror(errno));
 	n->rx_wait = false;
 	n->rx->pending = 0;

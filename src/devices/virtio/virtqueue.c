@@ -39,7 +39,7 @@ static void st16(void *p, uint16_t v)
 static int broken(struct vq *q, const char *why, unsigned int a, unsigned int b)
 {
 	if (!q->broken)
-		log_warn("virtqueue: malformed ring (%s: %u, %u); the device needs a reset", why, a, b);
+		log_warn_guest("virtqueue: malformed ring (%s: %u, %u); the device needs a reset", why, a, b);
 	q->broken = true;
 	return -EINVAL;
 }

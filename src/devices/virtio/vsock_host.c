@@ -112,7 +112,7 @@ void vsock_watch(struct virtio_vsock *v, struct vsock_conn *c)
 		return;
 	ev.events = want;
 	if (epoll_ctl(v->epoll_fd, c->ep_added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		log_warn("virtio-vsock: epoll_ctl: %s; connection %u:%u reset", strerror(errno),
+		log_warn_guest("virtio-vsock: epoll_ctl: %s; connection %u:%u reset", strerror(errno),
 			 c->local_port, c->peer_port);
 		vsock_reset_conn(v, c);
 		return;
