@@ -47,7 +47,7 @@ KVM_HOST_STALL=${KVM_HOST_STALL:-240}
 KVM_HOST_QUIET=${KVM_HOST_QUIET:-300}
 KVM_HOST_MEM=${KVM_HOST_MEM:-6144}
 # One outer vCPU: with two (MTTCG), the outer host wedged in the SMP cases of check-kvm
-# (3 and 254 inner vCPUs) in two runs of two on a loaded machine, heartbeat gone; with
+# (3 and 254 inner vCPUs) in two runs of three on a loaded machine, heartbeat gone; with
 # one, both runs passed. Nothing here needs two: the tiers' guests are small.
 KVM_HOST_SMP=${KVM_HOST_SMP:-1}
 KVM_HOST_WORK=${KVM_HOST_WORK:-$REPO_ROOT/build/kvm-host}
