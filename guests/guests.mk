@@ -10,6 +10,7 @@
 #   uart_irq.elf          COM1 in interrupt mode via the IOAPIC, echoes stdin upper-cased
 #   smp.elf               INIT/SIPI/SIPI bring-up of every AP listed in the MP table
 #   i8042_reset.elf, halt_forever.elf, triple_fault.elf   the ways a guest ends
+#   flood.elf             prints serial lines as fast as it can, forever
 #   virtio_blk.elf        virtio-mmio driver: virtio-blk, virtio-rng, virtio-net and virtio-vsock,
 #                         hostile-driver modes
 
@@ -31,7 +32,8 @@ GUEST_COMMON := start isr idt lib mptable
 GUEST_COMMON_OBJS := $(GUEST_COMMON:%=$(GUEST_OBJ)/common/%.o)
 
 # name -> extra objects besides <name>.o
-GUEST_NAMES := bootinfo uart_irq smp i8042_reset halt_forever triple_fault virtio_blk counter idle
+GUEST_NAMES := bootinfo uart_irq smp i8042_reset halt_forever triple_fault virtio_blk counter idle \
+        flood
 GUEST_EXTRA_smp := $(GUEST_OBJ)/smp_tramp.o
 
 GUEST_IMAGES := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf) \

@@ -53,12 +53,8 @@ static void serial_out(void *ctx, uint8_t byte)
 			(void)!send(vm->console_client, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		pthread_mutex_unlock(&vm->console_lock);
 	}
-	if (vm->cfg.console_out < 0)
-		return;
-	/* Blocking write: a slow reader slows the guest's console, as a real UART would.
-	 * Errors (a closed pipe) drop the output; the guest keeps running. */
-	while (write(vm->cfg.console_out, &byte, 1) < 0 && errno == EINTR)
-		;
+	/* Buffered, never blocking: a stalled stdout must not stop this vCPU (console_out.h). */
+	console_out_put(&vm->console_out, byte);
 }
 
 static void serial_drained(void *ctx)
@@ -382,6 +378,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	pthread_mutex_init(&vm->park_lock, NULL);
 	pthread_mutex_init(&vm->console_lock, NULL);
 	vm->console_client = -1;
+	console_out_init(&vm->console_out, cfg->console_out);
 	pthread_cond_init(&vm->park_cond, NULL);
 
 	r = kvm_open(&vm->kvm, cfg->kvm_path);
@@ -447,6 +444,8 @@ fail:
 void vm_destroy(struct vm *vm)
 {
 	vcpu_join_all(vm);
+	/* After the vCPUs (nothing appends any more): flush the guest's last words. */
+	console_out_stop(&vm->console_out);
 	remove_virtio_devices(vm);
 	free(vm->cmdline);
 	vm->cmdline = NULL;

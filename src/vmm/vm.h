@@ -22,6 +22,7 @@
 #include "kvm/kvm.h"
 #include "mem/guest_mem.h"
 #include "vmm/bus.h"
+#include "vmm/console_out.h"
 
 #define VM_MAX_DISKS 8
 #define VM_MAX_NETS 8
@@ -119,6 +120,7 @@ struct vm {
 	 * close. */
 	pthread_mutex_t console_lock;
 	int console_client;
+	struct console_out console_out;  /* the serial output to cfg.console_out */
 	struct vcpu *vcpus;
 	unsigned int nvcpus;
 	uint64_t entry;

@@ -30,7 +30,7 @@ if [ ! -x "$EMBER" ]; then
     exit 1
 fi
 for g in bootinfo.elf bootinfo.bzImage bootinfo-s0.bzImage uart_irq.elf smp.elf \
-         i8042_reset.elf halt_forever.elf triple_fault.elf virtio_blk.elf; do
+         i8042_reset.elf halt_forever.elf triple_fault.elf virtio_blk.elf flood.elf; do
     if [ ! -f "$GUESTS/$g" ]; then
         echo "KVM TIER DID NOT RUN: guest $GUESTS/$g missing (make guests)"
         exit 1
@@ -587,6 +587,32 @@ if selected halt_forever; then
     expect_line "HALTING"
     grep -q '^FAIL' "$OUT" && why "guest said: $(grep -m1 '^FAIL' "$OUT")"
     finish halt_forever
+fi
+
+# Console output to a reader that never reads (a FIFO held open, its pipe shrunk to one
+# page): Ember buffers and drops guest output instead of blocking the vCPU in write(), so
+# SIGTERM still ends it promptly (the old blocking path retried write() after every kick
+# and ignored SIGTERM until killed).
+if selected console-stalled-reader; then
+    fifo=$TMP/stalled.fifo
+    mkfifo "$fifo"
+    exec 7<>"$fifo"
+    python3 -c 'import fcntl; fcntl.fcntl(7, 1031, 4096)' 2>/dev/null || true  # F_SETPIPE_SZ
+    "$EMBER" run --kernel "$GUESTS/flood.elf" </dev/null >"$fifo" 2>"$TMP/stalled.err" &
+    pid=$!
+    sleep 3
+    kill -TERM "$pid" 2>/dev/null
+    t0=$(date +%s%N)
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null   # (still there after 15 s: the case fails below)
+    wait "$pid"
+    RC=$? MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+    exec 7>&-
+    [ "$RC" -eq 0 ] || why "$(status_text) after SIGTERM with stdout stalled (want 0); stderr: $(tail_of "$TMP/stalled.err")"
+    [ "$MS" -lt 15000 ] || why "still running ${MS} ms after SIGTERM (killed)"
+    grep -q 'bytes of guest output dropped' "$TMP/stalled.err" ||
+        why "no warning counting the dropped output: $(tail_of "$TMP/stalled.err")"
+    finish console-stalled-reader
 fi
 
 if selected triple_fault; then
