@@ -176,8 +176,20 @@ void vm_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->park_lock);
 	vcpu_kick_all(vm);
 	pthread_mutex_lock(&vm->park_lock);
-	while (vm->parked < started && !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
+	/* A vCPU that leaves for a stop (the guest reset itself between the request and its
+	 * park) never parks: count it too, or this wait would hold the main thread, and with
+	 * it SIGTERM, for ever. */
+	while (vm->parked + vm->vcpus_left < started &&
+	       !__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&vm->park_cond, &vm->park_lock);
+	pthread_mutex_unlock(&vm->park_lock);
+}
+
+void vcpu_left(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->park_lock);
+	vm->vcpus_left++;
+	pthread_cond_broadcast(&vm->park_cond);
 	pthread_mutex_unlock(&vm->park_lock);
 }
 
@@ -234,6 +246,7 @@ static void *vcpu_thread(void *arg)
 		if (h(v))
 			break;
 	}
+	vcpu_left(vm);
 	return NULL;
 }
 

@@ -143,6 +143,7 @@ struct vm {
 	pthread_cond_t park_cond;
 	int pause_requested;
 	unsigned int parked;
+	unsigned int vcpus_left;   /* vCPU threads that left their loop (a stop): never park */
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
@@ -155,14 +156,18 @@ void vm_destroy(struct vm *vm);
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Parks every vCPU outside KVM_RUN and returns once all are parked; the guest's state
- * stays in KVM. vm_resume() lets them continue where they stopped. Main thread only. */
+/* Parks every vCPU outside KVM_RUN and returns once all are parked, or once a stop (the
+ * guest's reset or power-off, a host signal) makes the vCPUs leave instead: the wait never
+ * outlives the VM. The guest's state stays in KVM. vm_resume() lets them continue where
+ * they stopped. Main thread only. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
 /* vCPU threads (vmm/vcpu.c). */
 int vcpu_start_all(struct vm *vm);
 void vcpu_kick_all(struct vm *vm);
+/* Called by a vCPU thread as it leaves its loop (exposed for tests). */
+void vcpu_left(struct vm *vm);
 void vcpu_join_all(struct vm *vm);
 
 #endif
