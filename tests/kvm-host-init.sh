@@ -11,7 +11,7 @@
 
 . /init-lib.sh
 init_mounts_and_modules KVMHOST
-job=$(param kvmhost.job)
+job=$(param kvmhost.job | sed 's/%20/ /g')
 
 R=/newroot
 mkdir -p $R

@@ -149,7 +149,7 @@ nested_attempt() {
     (timeout -k 10 "$KVM_HOST_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi \
         -M q35 -cpu qemu64,+svm,+npt -m "$KVM_HOST_MEM" -smp "$KVM_HOST_SMP" \
         -kernel "$KERNEL_DIR/vmlinuz" -initrd "$dir/outer.cpio" \
-        -append "console=ttyS0 panic=-1 quiet kvmhost.job=$dir/job.sh" \
+        -append "console=ttyS0 panic=-1 quiet kvmhost.job=${dir// /%20}/job.sh" \
         -fsdev local,id=root,path=/,security_model=passthrough,multidevs=remap \
         -device virtio-9p-pci,fsdev=root,mount_tag=host \
         -no-user-config -nodefaults -display none -no-reboot \
@@ -181,7 +181,7 @@ nested_attempt() {
         fi
         if [ -n "$STALLED" ]; then
             # Both the timeout and the QEMU it runs carry this job's path.
-            pkill -KILL -f "kvmhost.job=$dir/job.sh" 2>/dev/null || true
+            pkill -KILL -f "kvmhost.job=${dir// /%20}/job.sh" 2>/dev/null || true
             break
         fi
     done
@@ -235,7 +235,9 @@ run_nested() {
     case "$KVM_HOST_WORK/" in
     /proc/*|/sys/*|/dev/*|/run/*) did_not_run "KVM_HOST_WORK=$KVM_HOST_WORK is not on the root file system the nested host mounts" ;;
     esac
-    dir=$(mktemp -d "$KVM_HOST_WORK/${name//\//_}.XXXXXX")
+    # The job's path goes on the outer kernel's command line: no blanks or odd characters
+    # in the part we choose; blanks in KVM_HOST_WORK itself travel as %20.
+    dir=$(mktemp -d "$KVM_HOST_WORK/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_').XXXXXX")
     build_share_initramfs "$dir/outer.cpio"
     write_job "$dir/job.sh" "$@"
     kh_log "$name: booting the nested test host (log: $dir/console.log, output: $dir/out)"

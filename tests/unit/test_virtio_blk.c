@@ -871,6 +871,41 @@ TEST(swap_switches_file_capacity_and_raises_config_change)
 	unlink(empty);
 }
 
+/* PATCH /drives never waits behind guest I/O: with a request in flight (a file taken
+ * with virtio_blk_get, as virtio_blk_handle does), a swap returns at once, the request's
+ * file stays open until it is done, and is closed then. (The swap used to take the lock
+ * the worker held across whole queue drains: a busy or hung disk froze the API.) */
+TEST(swap_never_waits_for_requests_in_flight)
+{
+	struct fx f;
+	char img[5][64];
+
+	REQUIRE_EQ_INT(setup(&f), 0);
+	for (int i = 0; i < 5; i++)
+		REQUIRE_EQ_INT(make_image(img[i], sizeof(img[i]), 4096), 0);
+	struct blk_file inflight = virtio_blk_get(&f.b);
+	CHECK_EQ_U64(inflight.sectors, NSECT);
+	REQUIRE_EQ_INT(virtio_blk_swap(&f.b, img[0]), 0);
+	CHECK(fcntl(inflight.fd, F_GETFD) >= 0);     /* still open for the request */
+	CHECK(f.b.fd != inflight.fd);
+	CHECK_EQ_U64(f.b.sectors, 8);
+	/* More swaps while that request hangs: each retires a file, until the table is full. */
+	for (int i = 1; i < 4; i++)
+		CHECK_EQ_INT(virtio_blk_swap(&f.b, img[i]), 0);
+	CHECK_EQ_INT(virtio_blk_swap(&f.b, img[4]), -EBUSY);
+	CHECK_STR_CONTAINS(err_msg(), "retry later");
+	int retired0 = f.b.retired[0];
+	virtio_blk_put(&f.b);
+	/* The last request done: every retired file is closed, the current one is not. */
+	CHECK(fcntl(retired0, F_GETFD) < 0 && errno == EBADF);
+	CHECK(fcntl(f.b.fd, F_GETFD) >= 0);
+	CHECK_EQ_INT(virtio_blk_swap(&f.b, img[4]), 0);
+	CHECK_EQ_U64(simple(&f, T_IN, 0, 512), 513);
+	teardown(&f);
+	for (int i = 0; i < 5; i++)
+		unlink(img[i]);
+}
+
 TEST(swap_failure_keeps_the_old_file)
 {
 	struct fx f;

@@ -103,6 +103,8 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, unsi
 	b->path = path;
 	b->read_only = read_only;
 	pthread_mutex_init(&b->io_lock, NULL);
+	for (unsigned int i = 0; i < sizeof(b->retired) / sizeof(b->retired[0]); i++)
+		b->retired[i] = -1;
 	r = open_image("--disk", path, read_only, &b->fd, &b->sectors);
 	if (r < 0)
 		return r;
@@ -128,6 +130,22 @@ int virtio_blk_swap(struct virtio_blk *b, const char *path)
 	/* Requests in flight finish on the old file; the next ones use the new one. */
 	pthread_mutex_lock(&b->io_lock);
 	old = b->fd;
+	if (old >= 0 && b->io_refs > 0) {
+		unsigned int i = 0;
+
+		while (i < sizeof(b->retired) / sizeof(b->retired[0]) && b->retired[i] >= 0)
+			i++;
+		if (i == sizeof(b->retired) / sizeof(b->retired[0])) {
+			pthread_mutex_unlock(&b->io_lock);
+			close(fd);
+			free(copy);
+			return err_set(-EBUSY, "path_on_host %s: the disk's earlier files are still in "
+				       "use by requests in flight (a slow or hung disk); retry later",
+				       path);
+		}
+		b->retired[i] = old;  /* closed by the last request in flight */
+		old = -1;
+	}
 	b->fd = fd;
 	__atomic_store_n(&b->sectors, sectors, __ATOMIC_RELEASE);
 	b->path = copy;
@@ -143,9 +161,44 @@ int virtio_blk_swap(struct virtio_blk *b, const char *path)
 	return 0;
 }
 
+struct blk_file virtio_blk_get(struct virtio_blk *b)
+{
+	struct blk_file f;
+
+	pthread_mutex_lock(&b->io_lock);
+	b->io_refs++;
+	f.fd = b->fd;
+	f.sectors = b->sectors;
+	pthread_mutex_unlock(&b->io_lock);
+	return f;
+}
+
+void virtio_blk_put(struct virtio_blk *b)
+{
+	int done[sizeof(b->retired) / sizeof(b->retired[0])];
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&b->io_lock);
+	if (--b->io_refs == 0) {
+		for (unsigned int i = 0; i < sizeof(b->retired) / sizeof(b->retired[0]); i++) {
+			if (b->retired[i] >= 0)
+				done[n++] = b->retired[i];
+			b->retired[i] = -1;
+		}
+	}
+	pthread_mutex_unlock(&b->io_lock);
+	while (n)
+		close(done[--n]);  /* outside the lock: a close can wait for the file system */
+}
+
 void virtio_blk_close(struct virtio_blk *b)
 {
 	worker_stop(&b->worker);
+	for (unsigned int i = 0; i < sizeof(b->retired) / sizeof(b->retired[0]); i++) {
+		if (b->retired[i] >= 0)
+			close(b->retired[i]);
+		b->retired[i] = -1;
+	}
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;
@@ -180,17 +233,17 @@ static unsigned int slice(const struct vq_chain *c, bool in, uint64_t skip_front
 	return n;
 }
 
-static int do_rw(struct virtio_blk *b, bool write, struct iovec *iov, unsigned int n,
+static int do_rw(const struct blk_file *f, bool write, struct iovec *iov, unsigned int n,
 		 uint64_t len, uint64_t sector)
 {
 	uint64_t off;
 
-	if (len % SECTOR || sector > b->sectors || len / SECTOR > b->sectors - sector)
+	if (len % SECTOR || sector > f->sectors || len / SECTOR > f->sectors - sector)
 		return -EINVAL;  /* outside the disk, or not whole sectors */
 	off = sector * SECTOR;
 	while (len) {
-		ssize_t r = write ? pwritev(b->fd, iov, (int)n, (off_t)off)
-				  : preadv(b->fd, iov, (int)n, (off_t)off);
+		ssize_t r = write ? pwritev(f->fd, iov, (int)n, (off_t)off)
+				  : preadv(f->fd, iov, (int)n, (off_t)off);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -229,10 +282,13 @@ uint32_t virtio_blk_handle(struct virtio_blk *b, const struct vq_chain *c)
 		b->errors++;
 		return 0;
 	}
+	/* The file of the moment, held until the request is done (a swap may come). */
+	struct blk_file f = virtio_blk_get(b);
+
 	switch (h.type) {
 	case VIRTIO_BLK_T_IN:
 		n = slice(c, true, 0, 1, iov, &len);
-		if (do_rw(b, false, iov, n, len, h.sector) < 0)
+		if (do_rw(&f, false, iov, n, len, h.sector) < 0)
 			status = VIRTIO_BLK_S_IOERR;
 		else
 			written = (uint32_t)len;
@@ -240,14 +296,14 @@ uint32_t virtio_blk_handle(struct virtio_blk *b, const struct vq_chain *c)
 		break;
 	case VIRTIO_BLK_T_OUT:
 		n = slice(c, false, sizeof(h), 0, iov, &len);
-		if (b->read_only || do_rw(b, true, iov, n, len, h.sector) < 0)
+		if (b->read_only || do_rw(&f, true, iov, n, len, h.sector) < 0)
 			status = VIRTIO_BLK_S_IOERR;
-		else if (!virtio_has_feature(&b->mmio, VIRTIO_BLK_F_FLUSH) && fdatasync(b->fd) < 0)
+		else if (!virtio_has_feature(&b->mmio, VIRTIO_BLK_F_FLUSH) && fdatasync(f.fd) < 0)
 			status = VIRTIO_BLK_S_IOERR;  /* no flush negotiated: write through */
 		b->writes++;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		if (!b->read_only && fdatasync(b->fd) < 0)
+		if (!b->read_only && fdatasync(f.fd) < 0)
 			status = VIRTIO_BLK_S_IOERR;
 		b->flushes++;
 		break;
@@ -263,6 +319,7 @@ uint32_t virtio_blk_handle(struct virtio_blk *b, const struct vq_chain *c)
 		status = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
+	virtio_blk_put(b);
 	if (status != VIRTIO_BLK_S_OK)
 		b->errors++;
 	/* The status byte is the last writable byte of the chain. */
@@ -278,7 +335,6 @@ static void blk_process(struct virtio_blk *b)
 
 	do {
 		vq_enable_notify(q, false);
-		pthread_mutex_lock(&b->io_lock);  /* against virtio_blk_swap */
 		while ((r = vq_pop(q, &c)) > 0) {
 			vq_push(q, c.head, virtio_blk_handle(b, &c));
 			/* Completion by completion (EVENT_IDX / NO_INTERRUPT decide whether the
@@ -286,7 +342,6 @@ static void blk_process(struct virtio_blk *b)
 			 * large batch is still being copied, instead of after all of it. */
 			virtio_mmio_notify_used(&b->mmio, q);
 		}
-		pthread_mutex_unlock(&b->io_lock);
 		virtio_mmio_notify_used(&b->mmio, q);
 		if (r < 0) {
 			virtio_mmio_needs_reset(&b->mmio);
