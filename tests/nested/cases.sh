@@ -84,6 +84,7 @@ inner_run_once() {
         [ -n "${MEM:-}" ] && set -- "$@" --memory "$MEM"
         [ -n "${CPUS:-}" ] && set -- "$@" --vcpus "$CPUS"
         [ -n "${CMDLINE+set}" ] && set -- "$@" --cmdline "$CMDLINE"
+        [ -n "${EMBER_LOG_LEVEL:-}" ] && set -- "$@" --log-level "$EMBER_LOG_LEVEL"
         # shellcheck disable=SC2086  # EMBER_ARGS is a word list (--disk, --net, --rng)
         [ -n "${EMBER_ARGS:-}" ] && set -- "$@" $EMBER_ARGS
     else
@@ -889,6 +890,9 @@ case_throughput() {
             l1=$!
             nc -l -p 5556 < /tmp/net16.bin &
             l2=$!
+            # debug: Ember logs its virtio-net profile (counts of kicks, writes,
+            # interrupts) when it exits; THROUGHPUT-PROF lines below.
+            EMBER_LOG_LEVEL=debug \
             EMBER_ARGS="--disk /tmp/bench.img --net tap=tap0,mac=52:54:00:12:34:56" \
                 inner_run "$run" "$kind"
             kill "$l1" "$l2" 2>/dev/null
@@ -902,6 +906,8 @@ case_throughput() {
                 "tcp_tx_bytes=$(wc -c < /tmp/tp-rx.bin)" \
                 "tcp_rx_ms=$(val "$run" INNER-BENCH-TCP-RX-MS | cut -d' ' -f1)" \
                 "tcp_rx_bytes=${rx:-0}"
+            grep -a 'virtio-net tap0: ' "/tmp/$run.log" | tr -d '\r' |
+                sed "s/.*virtio-net tap0: /THROUGHPUT-PROF vmm=$kind run=$i /"
         done
         i=$((i + 1))
     done

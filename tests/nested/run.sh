@@ -392,6 +392,8 @@ cmd_throughput() {
     grep -aq 'OUTER-KVM-OK' "$logf" || did_not_run "the nested test host did not come up (exit $rc)"
     grep -a '^THROUGHPUT ' "$logf" | tr -d '\r' > "$NESTED_WORK/throughput.txt" || true
     sed 's/^/    /' "$NESTED_WORK/throughput.txt"
+    # Ember's virtio-net counters per run (whole run: both TCP transfers, ARP, ...).
+    grep -a '^THROUGHPUT-PROF ' "$logf" | tr -d '\r' | sed 's/^/    /' || true
     declare -A med
     # MB/s per run (64 MiB disk, 16 MiB TCP; TCP runs that moved fewer bytes are dropped).
     for kind in ember qemu; do

@@ -77,10 +77,12 @@ static void raise_interrupt(struct virtio_mmio *m, uint32_t bits)
 	irq_line_pulse(&m->irq);
 }
 
-void virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q)
+bool virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q)
 {
-	if (vq_needs_interrupt(q))
-		raise_interrupt(m, VIRTIO_INT_USED);
+	if (!vq_needs_interrupt(q))
+		return false;
+	raise_interrupt(m, VIRTIO_INT_USED);
+	return true;
 }
 
 void virtio_mmio_config_changed(struct virtio_mmio *m)
@@ -227,6 +229,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case R_INT_ACK:
 		__atomic_and_fetch(&m->interrupt_status, ~v, __ATOMIC_ACQ_REL);
+		__atomic_add_fetch(&m->int_acks, 1, __ATOMIC_RELAXED);
 		break;
 	case R_STATUS: write_status(m, v); break;
 	case R_QUEUE_DESC_LO: if (q_writable) set_lo(&q->desc_gpa, v); break;

@@ -111,9 +111,30 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 	return 0;
 }
 
+/* The data path's profile (docs/performance.md#virtio-net-transmit): what each side cost
+ * in wake-ups, syscalls and interrupts. */
+static void log_prof(const struct virtio_net *n)
+{
+	const struct virtio_net_prof *p = &n->prof;
+
+	log_debug("virtio-net %s: tx packets=%llu bytes=%llu kicks=%llu passes=%llu "
+		  "writes=%llu irqs=%llu", n->tap_name, (unsigned long long)n->tx_packets,
+		  (unsigned long long)p->tx_bytes, (unsigned long long)p->tx_kicks,
+		  (unsigned long long)p->tx_passes, (unsigned long long)p->tx_writes,
+		  (unsigned long long)p->tx_irqs);
+	log_debug("virtio-net %s: rx packets=%llu wakeups=%llu kicks=%llu reads=%llu "
+		  "empty=%llu irqs=%llu; interrupts %llu, driver acks %llu", n->tap_name,
+		  (unsigned long long)n->rx_packets, (unsigned long long)p->rx_wakeups,
+		  (unsigned long long)p->rx_kicks, (unsigned long long)p->rx_reads,
+		  (unsigned long long)p->rx_empty, (unsigned long long)p->rx_irqs,
+		  (unsigned long long)n->mmio.irq.pulses, (unsigned long long)n->mmio.int_acks);
+}
+
 void virtio_net_close(struct virtio_net *n)
 {
 	worker_stop(&n->worker);
+	if (n->tap_fd >= 0 && (n->tx_packets || n->rx_packets))
+		log_prof(n);
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;
@@ -171,6 +192,12 @@ static ssize_t rx_from_mmds(struct virtio_net *n, const struct vq_chain *c)
 	return (ssize_t)(VNET_HDR_LEN + len);
 }
 
+static ssize_t tap_write(struct virtio_net *n, const struct vq_chain *c)
+{
+	n->prof.tx_writes++;
+	n->prof.tx_bytes += c->out_len;
+	return writev(n->tap_fd, c->iov, (int)c->n_out);
+}
 
 void virtio_net_tx(struct virtio_net *n)
 {
@@ -180,19 +207,20 @@ void virtio_net_tx(struct virtio_net *n)
 
 	do {
 		vq_enable_notify(q, false);
+		n->prof.tx_passes++;
 		while ((r = vq_pop(q, &c)) > 0) {
 			/* The readable part is header + frame, exactly what the tap takes. */
 			if (c.out_len >= VNET_HDR_LEN && n->mmds && tx_to_mmds(n, &c)) {
 				/* MMDS's: the tap never sees it */
-			} else if (c.out_len < VNET_HDR_LEN ||
-				   writev(n->tap_fd, c.iov, (int)c.n_out) < 0) {
+			} else if (c.out_len < VNET_HDR_LEN || tap_write(n, &c) < 0) {
 				n->tx_dropped++;
 			} else {
 				n->tx_packets++;
 			}
 			vq_push(q, c.head, 0);
 		}
-		virtio_mmio_notify_used(&n->mmio, q);
+		if (virtio_mmio_notify_used(&n->mmio, q))
+			n->prof.tx_irqs++;
 		if (r < 0) {
 			virtio_mmio_needs_reset(&n->mmio);
 			return;
@@ -211,6 +239,13 @@ static void tx_then_mmds(struct virtio_net *n)
 	virtio_net_tx(n);
 	if (n->mmds && !n->rx_wait && mmds_stack_has_output(n->mmds))
 		virtio_net_rx(n);
+}
+
+static void rx_count_read(struct virtio_net *n, ssize_t len)
+{
+	n->prof.rx_reads++;
+	if (len <= 0)
+		n->prof.rx_empty++;
 }
 
 /* Not enough rx buffers (seen: the available chains that were too few): stop polling
@@ -251,6 +286,7 @@ static void rx_single(struct virtio_net *n, struct vq *q)
 			continue;
 		}
 		len = readv(n->tap_fd, &c->iov[c->n_out], (int)(c->n - c->n_out));
+		rx_count_read(n, len);
 		if (len < 0) {
 			/* Nothing to read (or an error): give the chain back unused. */
 			vq_unpop(q);
@@ -265,8 +301,8 @@ static void rx_single(struct virtio_net *n, struct vq *q)
 		n->rx_packets++;
 		pushed = true;
 	}
-	if (pushed)
-		virtio_mmio_notify_used(&n->mmio, q);
+	if (pushed && virtio_mmio_notify_used(&n->mmio, q))
+		n->prof.rx_irqs++;
 }
 
 /* Hands the first chains of g, which hold len bytes of frame, to the driver: num_buffers
@@ -370,6 +406,7 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 		}
 		if (!g->pending && total >= VIRTIO_NET_MAX_FRAME) {
 			len = readv(n->tap_fd, g->iov, (int)niov);
+			rx_count_read(n, len);
 			if (len <= 0) {
 				for (unsigned int i = 0; i < nch; i++)
 					vq_unpop(q);
@@ -382,6 +419,7 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 		}
 		if (!g->pending) {
 			len = read(n->tap_fd, g->bounce, sizeof(g->bounce));
+			rx_count_read(n, len);
 			if (len <= 0) {
 				for (unsigned int i = 0; i < nch; i++)
 					vq_unpop(q);
@@ -412,8 +450,8 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 			continue;
 		break;
 	}
-	if (pushed)
-		virtio_mmio_notify_used(&n->mmio, q);
+	if (pushed && virtio_mmio_notify_used(&n->mmio, q))
+		n->prof.rx_irqs++;
 }
 
 static bool rx_mmds(struct virtio_net *n, struct vq *q)
@@ -450,8 +488,8 @@ static bool rx_mmds(struct virtio_net *n, struct vq *q)
 		vq_push(q, c->head, (uint32_t)len);
 		pushed = true;
 	}
-	if (pushed)
-		virtio_mmio_notify_used(&n->mmio, q);
+	if (pushed && virtio_mmio_notify_used(&n->mmio, q))
+		n->prof.rx_irqs++;
 	return more;
 }
 
@@ -473,6 +511,7 @@ static void net_event(void *dev, unsigned int idx)
 
 	switch (idx) {
 	case FD_RX_KICK:
+		n->prof.rx_kicks++;
 		eventfd_drain(n->mmio.notify_fd[RXQ]);
 		if (n->rx_wait && n->worker.pfd[FD_TAP].fd >= 0) {
 			n->rx_wait = false;
@@ -482,6 +521,7 @@ static void net_event(void *dev, unsigned int idx)
 		virtio_net_rx(n);
 		break;
 	case FD_TX_KICK:
+		n->prof.tx_kicks++;
 		eventfd_drain(n->mmio.notify_fd[TXQ]);
 		tx_then_mmds(n);
 		break;
@@ -493,6 +533,7 @@ static void net_event(void *dev, unsigned int idx)
 			n->worker.pfd[FD_TAP].fd = -1;
 			break;
 		}
+		n->prof.rx_wakeups++;
 		virtio_net_rx(n);
 		break;
 	default:

@@ -32,6 +32,21 @@ struct virtio_net_rx_gather {
 	size_t pending;                             /* its length, 0: none */
 };
 
+/* Where the data path's work goes (written by the worker; logged at debug level when
+ * the device closes, see docs/performance.md#virtio-net-transmit). */
+struct virtio_net_prof {
+	uint64_t tx_kicks;      /* tx ioeventfd wake-ups */
+	uint64_t tx_passes;     /* drains of the tx ring (a kick, or more found on re-arm) */
+	uint64_t tx_writes;     /* writev calls to the tap */
+	uint64_t tx_bytes;      /* frame + header bytes handed to the tap */
+	uint64_t tx_irqs;       /* interrupts raised for tx completions */
+	uint64_t rx_wakeups;    /* tap readable */
+	uint64_t rx_kicks;      /* rx ioeventfd wake-ups */
+	uint64_t rx_reads;      /* read/readv calls on the tap, including empty ones */
+	uint64_t rx_empty;      /* ... that found nothing */
+	uint64_t rx_irqs;       /* interrupts raised for received frames */
+};
+
 struct virtio_net {
 	struct virtio_mmio mmio;
 	struct worker worker;
@@ -41,6 +56,7 @@ struct virtio_net {
 	bool rx_wait;           /* no rx buffers: waiting for the guest's rx kick */
 	struct virtio_net_rx_gather *rx;  /* mergeable receive state (allocated at open) */
 	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped, rx_bounced;
+	struct virtio_net_prof prof;
 	/* MMDS (docs/mmds.md), when attached: frames for it never reach the tap; its
 	 * answers go into the rx queue ahead of the tap's packets. */
 	struct mmds_stack *mmds;
