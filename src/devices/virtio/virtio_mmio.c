@@ -85,6 +85,20 @@ bool virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q)
 	return true;
 }
 
+unsigned int virtio_mmio_notify_used_queues(struct virtio_mmio *m, unsigned int mask)
+{
+	unsigned int want = 0;
+
+	/* Every queue is asked: each must record that this interrupt covers its entries
+	 * (EVENT_IDX counts from the last one signalled). */
+	for (unsigned int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		if ((mask >> i & 1) && vq_needs_interrupt(&m->queues[i]))
+			want |= 1u << i;
+	if (want)
+		raise_interrupt(m, VIRTIO_INT_USED);
+	return want;
+}
+
 void virtio_mmio_config_changed(struct virtio_mmio *m)
 {
 	__atomic_add_fetch(&m->config_generation, 1, __ATOMIC_ACQ_REL);

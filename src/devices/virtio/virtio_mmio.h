@@ -86,6 +86,10 @@ void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 /* From the device's thread after vq_push()es: interrupt the driver if it wants one.
  * Returns whether it did (for the devices' counters). */
 bool virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q);
+/* The same for the queues in mask (bit i: queue i) at once: one interrupt when any of
+ * them wants one (the driver's handler looks at every queue of the device whatever the
+ * cause). Returns the mask of those that wanted one. */
+unsigned int virtio_mmio_notify_used_queues(struct virtio_mmio *m, unsigned int mask);
 /* A config change (e.g. new disk capacity): bump the generation, interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *m);
 /* A malformed ring: set DEVICE_NEEDS_RESET and tell the driver. */

@@ -192,6 +192,25 @@ static ssize_t rx_from_mmds(struct virtio_net *n, const struct vq_chain *c)
 	return (ssize_t)(VNET_HDR_LEN + len);
 }
 
+/* One interrupt for every queue with entries pushed since the last. */
+static void irq_flush(struct virtio_net *n)
+{
+	unsigned int want = virtio_mmio_notify_used_queues(&n->mmio, n->irq_due);
+
+	n->irq_due = 0;
+	n->prof.tx_irqs += want >> TXQ & 1;
+	n->prof.rx_irqs += want >> RXQ & 1;
+}
+
+/* Signals the entries pushed on queue qi now, or at the end of the worker's event when
+ * one is being handled (irq_defer). */
+static void used_irq(struct virtio_net *n, unsigned int qi)
+{
+	n->irq_due |= 1u << qi;
+	if (!n->irq_defer)
+		irq_flush(n);
+}
+
 static ssize_t tap_write(struct virtio_net *n, const struct vq_chain *c)
 {
 	n->prof.tx_writes++;
@@ -203,6 +222,7 @@ void virtio_net_tx(struct virtio_net *n)
 {
 	struct vq *q = &n->mmio.queues[TXQ];
 	struct vq_chain c;
+	bool pushed = false;
 	int r;
 
 	do {
@@ -218,27 +238,33 @@ void virtio_net_tx(struct virtio_net *n)
 				n->tx_packets++;
 			}
 			vq_push(q, c.head, 0);
+			pushed = true;
 		}
-		if (virtio_mmio_notify_used(&n->mmio, q))
-			n->prof.tx_irqs++;
-		if (r < 0) {
-			virtio_mmio_needs_reset(&n->mmio);
-			return;
-		}
+		if (r < 0)
+			break;
 	} while (vq_enable_notify(q, true));
+	/* Once, after the ring is drained and re-armed: a guest that waits for this
+	 * interrupt to free its buffers has already queued what it will. */
+	if (pushed)
+		used_irq(n, TXQ);
+	if (r < 0)
+		virtio_mmio_needs_reset(&n->mmio);
 }
 
 /* MMDS's frames first, one buffer each (they are small: the stack sizes its segments to
  * the buffer). */
 static bool rx_mmds(struct virtio_net *n, struct vq *q);
 
-/* After the guest transmitted: MMDS may have answers for it (when the guest has no rx
- * buffers, its next rx kick delivers them). */
-static void tx_then_mmds(struct virtio_net *n)
+void virtio_net_tx_kick(struct virtio_net *n)
 {
+	n->irq_defer = true;
 	virtio_net_tx(n);
-	if (n->mmds && !n->rx_wait && mmds_stack_has_output(n->mmds))
+	/* Also MMDS's answers to what the guest sent. Not while waiting for rx buffers:
+	 * the guest's rx kick ends that. */
+	if (!n->rx_wait && (!n->tap_broken || (n->mmds && mmds_stack_has_output(n->mmds))))
 		virtio_net_rx(n);
+	n->irq_defer = false;
+	irq_flush(n);
 }
 
 static void rx_count_read(struct virtio_net *n, ssize_t len)
@@ -301,8 +327,8 @@ static void rx_single(struct virtio_net *n, struct vq *q)
 		n->rx_packets++;
 		pushed = true;
 	}
-	if (pushed && virtio_mmio_notify_used(&n->mmio, q))
-		n->prof.rx_irqs++;
+	if (pushed)
+		used_irq(n, RXQ);
 }
 
 /* Hands the first chains of g, which hold len bytes of frame, to the driver: num_buffers
@@ -450,8 +476,8 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 			continue;
 		break;
 	}
-	if (pushed && virtio_mmio_notify_used(&n->mmio, q))
-		n->prof.rx_irqs++;
+	if (pushed)
+		used_irq(n, RXQ);
 }
 
 static bool rx_mmds(struct virtio_net *n, struct vq *q)
@@ -488,8 +514,8 @@ static bool rx_mmds(struct virtio_net *n, struct vq *q)
 		vq_push(q, c->head, (uint32_t)len);
 		pushed = true;
 	}
-	if (pushed && virtio_mmio_notify_used(&n->mmio, q))
-		n->prof.rx_irqs++;
+	if (pushed)
+		used_irq(n, RXQ);
 	return more;
 }
 
@@ -523,7 +549,7 @@ static void net_event(void *dev, unsigned int idx)
 	case FD_TX_KICK:
 		n->prof.tx_kicks++;
 		eventfd_drain(n->mmio.notify_fd[TXQ]);
-		tx_then_mmds(n);
+		virtio_net_tx_kick(n);
 		break;
 	case FD_TAP:
 		if (n->worker.pfd[FD_TAP].revents & (POLLERR | POLLHUP | POLLNVAL)) {
@@ -531,6 +557,7 @@ static void net_event(void *dev, unsigned int idx)
 			log_warn("virtio-net %s: the tap reports an error; receive stops", n->tap_name);
 			worker_set_events(&n->worker, FD_TAP, 0);
 			n->worker.pfd[FD_TAP].fd = -1;
+			n->tap_broken = true;
 			break;
 		}
 		n->prof.rx_wakeups++;
@@ -567,6 +594,9 @@ static int net_activate(void *dev)
 		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x failed: %s", n->tap_name, off,
 			 strerror(errno));
 	n->rx_wait = false;
+	n->tap_broken = false;
+	n->irq_defer = false;
+	n->irq_due = 0;
 	n->rx->pending = 0;
 	vq_enable_notify(&n->mmio.queues[RXQ], false);
 	return worker_start(&n->worker, "virtio-net", fds, ev, 3, net_event, n);

@@ -39,12 +39,12 @@ struct virtio_net_prof {
 	uint64_t tx_passes;     /* drains of the tx ring (a kick, or more found on re-arm) */
 	uint64_t tx_writes;     /* writev calls to the tap */
 	uint64_t tx_bytes;      /* frame + header bytes handed to the tap */
-	uint64_t tx_irqs;       /* interrupts raised for tx completions */
+	uint64_t tx_irqs;       /* tx completions that wanted an interrupt */
 	uint64_t rx_wakeups;    /* tap readable */
 	uint64_t rx_kicks;      /* rx ioeventfd wake-ups */
 	uint64_t rx_reads;      /* read/readv calls on the tap, including empty ones */
 	uint64_t rx_empty;      /* ... that found nothing */
-	uint64_t rx_irqs;       /* interrupts raised for received frames */
+	uint64_t rx_irqs;       /* received frames that wanted an interrupt */
 };
 
 struct virtio_net {
@@ -54,6 +54,11 @@ struct virtio_net {
 	int tap_fd;
 	uint8_t mac[6];
 	bool rx_wait;           /* no rx buffers: waiting for the guest's rx kick */
+	bool tap_broken;        /* the tap reported an error: receive stopped */
+	/* Within one worker event: used entries are pushed, the interrupt (one for both
+	 * queues) waits for the end of it. irq_due: bit per queue with entries pushed. */
+	bool irq_defer;
+	unsigned int irq_due;
 	struct virtio_net_rx_gather *rx;  /* mergeable receive state (allocated at open) */
 	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped, rx_bounced;
 	struct virtio_net_prof prof;
@@ -72,6 +77,11 @@ void virtio_net_close(struct virtio_net *n);
 void virtio_net_rx(struct virtio_net *n);
 /* Sends what the guest queued for transmission (the worker calls it; for tests). */
 void virtio_net_tx(struct virtio_net *n);
+/* What the worker does on a transmit kick: virtio_net_tx, then virtio_net_rx for what
+ * the tap holds by then (the peer's answers to those frames, TCP's ACKs, are usually
+ * already queued: the tap's writev runs the host's receive path), and one interrupt for
+ * both queues instead of one each. */
+void virtio_net_tx_kick(struct virtio_net *n);
 /* Serves MMDS on this interface through st (not owned; it must outlive the device).
  * Before the device is activated (the guest driver starts): -EBUSY after. 0, -ENOMEM. */
 int virtio_net_attach_mmds(struct virtio_net *n, struct mmds_stack *st);
