@@ -235,6 +235,38 @@ TEST(rx_mergeable_frame_spans_small_buffers_zero_copy)
 	rxf_teardown(&f);
 }
 
+/* Small frames (a TCP sender's ACKs) into small buffers: the chains gathered for a
+ * maximal frame and not needed by one stay gathered for the next, instead of going back
+ * to the ring and being walked again (33 chains per frame and per empty read before). */
+TEST(rx_mergeable_small_frames_walk_each_chain_once)
+{
+	struct rxf f;
+
+	REQUIRE_EQ_INT(rxf_setup(&f, 256, true), 0);
+	post(&f, 40, 2048, RXBASE);
+	for (uint8_t k = 0; k < 3; k++)
+		REQUIRE_EQ_INT(send_frame(&f, 66, k), 0);
+	virtio_net_rx(&f.n);
+	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 3);
+	for (uint16_t k = 0; k < 3; k++) {
+		uint32_t id, len;
+
+		vqd_used_elem(&f.d, k, &id, &len);
+		CHECK_EQ_U64(id, k);
+		CHECK(frame_in_used(&f, k, 1, 66, (uint8_t)k, RXBASE, 2048));
+	}
+	/* 33 x 2048 >= a maximal frame, then one more after each frame. */
+	CHECK_EQ_U64(f.n.prof.rx_chains, 33 + 3);
+	CHECK_EQ_U64(f.n.prof.rx_reads, 4);
+	CHECK_EQ_U64(f.n.rx->nch, 0);          /* the rest went back */
+	/* ...and are the next frame's, in ring order. */
+	REQUIRE_EQ_INT(send_frame(&f, 5000, 7), 0);
+	virtio_net_rx(&f.n);
+	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 6);
+	CHECK(frame_in_used(&f, 3, 3, 5000, 7, RXBASE, 2048));
+	rxf_teardown(&f);
+}
+
 TEST(rx_mergeable_bounce_and_wait_for_buffers)
 {
 	struct rxf f;
@@ -292,6 +324,38 @@ TEST(rx_mergeable_hostile_buffers)
 		CHECK_EQ_U64(len, 0);
 	}
 	CHECK_EQ_U64(f.n.rx_packets, 1);
+	rxf_teardown(&f);
+}
+
+/* An unusable chain behind chains the device still holds must not be handed back ahead
+ * of them (a used entry out of ring order, and the held ones given back over it). */
+TEST(rx_mergeable_unusable_chain_behind_held_ones)
+{
+	struct rxf f;
+	struct vqd_buf ro = { RXBASE + 4096, 2048, false };
+	uint32_t ids[4], len;
+
+	REQUIRE_EQ_INT(rxf_setup(&f, 256, true), 0);
+	post(&f, 1, 2048, RXBASE);             /* descriptor 0 */
+	vqd_add(&f.d, &ro, 1);                 /* 1: read-only */
+	post(&f, 40, 2048, RXBASE + 8192);     /* 2..41 */
+	for (uint8_t k = 0; k < 3; k++)
+		REQUIRE_EQ_INT(send_frame(&f, 66, k), 0);
+	virtio_net_rx(&f.n);
+	CHECK_EQ_U64(f.n.rx_packets, 3);
+	CHECK_EQ_U64(f.n.rx_dropped, 1);
+	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 4);
+	for (uint16_t k = 0; k < 4; k++)
+		vqd_used_elem(&f.d, k, &ids[k], &len);
+	CHECK_EQ_U64(ids[0], 0);
+	CHECK_EQ_U64(ids[1], 1);               /* handed back empty, once */
+	vqd_used_elem(&f.d, 1, &ids[1], &len);
+	CHECK_EQ_U64(len, 0);
+	CHECK_EQ_U64(ids[2], 2);
+	CHECK_EQ_U64(ids[3], 3);
+	CHECK(frame_in_used(&f, 0, 1, 66, 0, RXBASE, 2048));
+	/* Every available chain accounted for: 4 used, 38 still available. */
+	CHECK_EQ_INT((uint16_t)(f.d.avail_idx - f.n.mmio.queues[0].last_avail), 38);
 	rxf_teardown(&f);
 }
 

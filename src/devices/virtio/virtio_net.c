@@ -123,10 +123,11 @@ static void log_prof(const struct virtio_net *n)
 		  (unsigned long long)p->tx_passes, (unsigned long long)p->tx_writes,
 		  (unsigned long long)p->tx_irqs);
 	log_debug("virtio-net %s: rx packets=%llu wakeups=%llu kicks=%llu reads=%llu "
-		  "empty=%llu irqs=%llu; interrupts %llu, driver acks %llu", n->tap_name,
-		  (unsigned long long)n->rx_packets, (unsigned long long)p->rx_wakeups,
+		  "empty=%llu chains=%llu irqs=%llu; interrupts %llu, driver acks %llu",
+		  n->tap_name, (unsigned long long)n->rx_packets, (unsigned long long)p->rx_wakeups,
 		  (unsigned long long)p->rx_kicks, (unsigned long long)p->rx_reads,
-		  (unsigned long long)p->rx_empty, (unsigned long long)p->rx_irqs,
+		  (unsigned long long)p->rx_empty, (unsigned long long)p->rx_chains,
+		  (unsigned long long)p->rx_irqs,
 		  (unsigned long long)n->mmio.irq.pulses, (unsigned long long)n->mmio.int_acks);
 }
 
@@ -331,19 +332,30 @@ static void rx_single(struct virtio_net *n, struct vq *q)
 		used_irq(n, RXQ);
 }
 
-/* Hands the first chains of g, which hold len bytes of frame, to the driver: num_buffers
- * in the header, each chain's used length, and the unused chains given back. */
-static unsigned int rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, unsigned int nch,
-			       size_t len)
+/* Gives every gathered chain back to the ring (they were popped last, in order). */
+static void rx_release(struct vq *q, struct virtio_net_rx_gather *g)
 {
-	unsigned int used = 0;
-	size_t left = len;
+	for (unsigned int i = 0; i < g->nch; i++)
+		vq_unpop(q);
+	g->nch = g->niov = 0;
+	g->total = 0;
+}
+
+/* Hands the first gathered chains, which hold len bytes of frame, to the driver:
+ * num_buffers in the header and each chain's used length. The rest stay gathered, moved
+ * to the front, for the next frame. */
+static void rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, size_t len)
+{
+	unsigned int used = 0, iovs = 0;
+	size_t left = len, room = 0;
 	uint16_t nb;
 
-	while (used < nch && (used == 0 || left)) {
+	while (used < g->nch && (used == 0 || left)) {
 		size_t take = left < g->caps[used] ? left : g->caps[used];
 
 		left -= take;
+		room += g->caps[used];
+		iovs += g->niovs[used];
 		used++;
 	}
 	nb = (uint16_t)used;
@@ -357,9 +369,80 @@ static unsigned int rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, uns
 		vq_push(q, g->heads[i], (uint32_t)take);
 		left -= take;
 	}
-	for (unsigned int i = used; i < nch; i++)
-		vq_unpop(q);
-	return used;
+	g->nch -= used;
+	g->niov -= iovs;
+	g->total -= room;
+	memmove(g->heads, g->heads + used, g->nch * sizeof(g->heads[0]));
+	memmove(g->caps, g->caps + used, g->nch * sizeof(g->caps[0]));
+	memmove(g->niovs, g->niovs + used, g->nch * sizeof(g->niovs[0]));
+	memmove(g->hdr_ok, g->hdr_ok + used, g->nch * sizeof(g->hdr_ok[0]));
+	memmove(g->iov, g->iov + iovs, g->niov * sizeof(g->iov[0]));
+	/* A chain that cannot start a frame goes back; the next gather drops it. */
+	if (g->nch && !g->hdr_ok[0])
+		rx_release(q, g);
+}
+
+/* Adds available chains to the gather until they can hold a maximal frame. -EINVAL for
+ * a broken ring; *ring_empty when it ran out. */
+static int rx_gather(struct virtio_net *n, struct vq *q, bool *ring_empty, bool *pushed)
+{
+	struct virtio_net_rx_gather *g = n->rx;
+
+	*ring_empty = false;
+	while (g->total < VIRTIO_NET_MAX_FRAME && g->nch < VIRTIO_NET_MRG_MAX_CHAINS) {
+		struct vq_chain *c = &g->chain;
+		int r = vq_pop(q, c);
+		unsigned int k = c->n - c->n_out;
+
+		if (r <= 0) {
+			*ring_empty = r == 0;
+			return r;
+		}
+		if (g->nch && c->in_len == 0) {
+			/* Unusable, behind chains still held: handing it back now would put it
+			 * out of ring order with them. It comes first next time. */
+			vq_unpop(q);
+			break;
+		}
+		if (c->in_len == 0 || (g->nch == 0 && (c->n_out || c->iov[0].iov_len < VNET_HDR_LEN))) {
+			vq_push(q, c->head, 0);  /* unusable: hand it back empty */
+			n->rx_dropped++;
+			*pushed = true;
+			continue;
+		}
+		if (g->niov + k > VIRTIO_NET_MRG_MAX_IOV) {
+			vq_unpop(q);
+			break;
+		}
+		memcpy(&g->iov[g->niov], &c->iov[c->n_out], k * sizeof(struct iovec));
+		g->heads[g->nch] = c->head;
+		g->caps[g->nch] = (uint32_t)c->in_len;
+		g->niovs[g->nch] = (uint16_t)k;
+		g->hdr_ok[g->nch] = !c->n_out && c->iov[0].iov_len >= VNET_HDR_LEN;
+		g->niov += k;
+		g->nch++;
+		g->total += c->in_len;
+		n->prof.rx_chains++;
+	}
+	return 0;
+}
+
+/* The waiting frame is larger than the gathered chains: they go back, then the frame is
+ * dropped if it can never fit, or waits for more buffers. Returns true to go on. */
+static bool rx_short(struct virtio_net *n, struct vq *q, bool ring_empty)
+{
+	struct virtio_net_rx_gather *g = n->rx;
+	unsigned int nch = g->nch;
+
+	rx_release(q, g);
+	if (!ring_empty || nch >= q->size) {
+		/* As much as one frame may use, or the whole ring, cannot hold it: it never
+		 * will. */
+		g->pending = 0;
+		n->rx_dropped++;
+		return true;
+	}
+	return rx_out_of_buffers(n, q, (uint16_t)nch);
 }
 
 /* Copies len bytes of src into the gathered iovecs. */
@@ -383,62 +466,25 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 	bool pushed = false;
 
 	for (;;) {
-		unsigned int nch = 0, niov = 0;
-		size_t total = 0;
-		bool ring_empty = false, broken = false;
+		bool ring_empty;
 		ssize_t len;
 
-		while (total < VIRTIO_NET_MAX_FRAME && nch < VIRTIO_NET_MRG_MAX_CHAINS) {
-			struct vq_chain *c = &g->chain;
-			int r = vq_pop(q, c);
-			unsigned int k = c->n - c->n_out;
-
-			if (r < 0) {
-				broken = true;
-				break;
-			}
-			if (r == 0) {
-				ring_empty = true;
-				break;
-			}
-			if ((nch == 0 && (c->n_out || c->iov[0].iov_len < VNET_HDR_LEN)) ||
-			    c->in_len == 0) {
-				vq_push(q, c->head, 0);  /* unusable: hand it back empty */
-				n->rx_dropped++;
-				pushed = true;
-				continue;
-			}
-			if (niov + k > VIRTIO_NET_MRG_MAX_IOV) {
-				vq_unpop(q);
-				break;
-			}
-			memcpy(&g->iov[niov], &c->iov[c->n_out], k * sizeof(struct iovec));
-			niov += k;
-			g->heads[nch] = c->head;
-			g->caps[nch] = (uint32_t)c->in_len;
-			nch++;
-			total += c->in_len;
-		}
-		if (broken) {
-			for (unsigned int i = 0; i < nch; i++)
-				vq_unpop(q);
+		if (rx_gather(n, q, &ring_empty, &pushed) < 0) {
+			rx_release(q, g);
 			virtio_mmio_needs_reset(&n->mmio);
 			break;
 		}
-		if (nch == 0) {
+		if (g->nch == 0) {
 			if (ring_empty && rx_out_of_buffers(n, q, 0))
 				continue;
 			break;
 		}
-		if (!g->pending && total >= VIRTIO_NET_MAX_FRAME) {
-			len = readv(n->tap_fd, g->iov, (int)niov);
+		if (!g->pending && g->total >= VIRTIO_NET_MAX_FRAME) {
+			len = readv(n->tap_fd, g->iov, (int)g->niov);
 			rx_count_read(n, len);
-			if (len <= 0) {
-				for (unsigned int i = 0; i < nch; i++)
-					vq_unpop(q);
+			if (len <= 0)
 				break;  /* nothing to read */
-			}
-			rx_deliver(q, g, nch, (size_t)len);
+			rx_deliver(q, g, (size_t)len);
 			n->rx_packets++;
 			pushed = true;
 			continue;
@@ -446,36 +492,23 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 		if (!g->pending) {
 			len = read(n->tap_fd, g->bounce, sizeof(g->bounce));
 			rx_count_read(n, len);
-			if (len <= 0) {
-				for (unsigned int i = 0; i < nch; i++)
-					vq_unpop(q);
+			if (len <= 0)
 				break;
-			}
 			g->pending = (size_t)len;
 			n->rx_bounced++;
 		}
-		if (g->pending <= total) {
-			iov_fill(g->iov, niov, g->bounce, g->pending);
-			rx_deliver(q, g, nch, g->pending);
+		if (g->pending <= g->total) {
+			iov_fill(g->iov, g->niov, g->bounce, g->pending);
+			rx_deliver(q, g, g->pending);
 			g->pending = 0;
 			n->rx_packets++;
 			pushed = true;
 			continue;
 		}
-		/* Too little buffer space posted for the waiting frame. */
-		for (unsigned int i = 0; i < nch; i++)
-			vq_unpop(q);
-		if (!ring_empty || nch >= q->size) {
-			/* As much as one frame may use, or the whole ring, cannot hold it: it
-			 * never will. */
-			g->pending = 0;
-			n->rx_dropped++;
-			continue;
-		}
-		if (rx_out_of_buffers(n, q, (uint16_t)nch))
-			continue;
-		break;
+		if (!rx_short(n, q, ring_empty))
+			break;
 	}
+	rx_release(q, g);  /* what the last frame did not need */
 	if (pushed)
 		used_irq(n, RXQ);
 }
@@ -594,6 +627,8 @@ static int net_activate(void *dev)
 		log_warn("virtio-net %s: TUNSETOFFLOAD 0x%x failed: %s", n->tap_name, off,
 			 strerror(errno));
 	n->rx_wait = false;
+	n->rx->nch = n->rx->niov = 0;
+	n->rx->total = 0;
 	n->tap_broken = false;
 	n->irq_defer = false;
 	n->irq_due = 0;

@@ -23,9 +23,15 @@
 
 struct mmds_stack;
 
+/* The chains gathered for the next frame stay gathered after a frame that did not need
+ * them all (one receive pass pops each chain once); given back when the pass ends. */
 struct virtio_net_rx_gather {
 	uint16_t heads[VIRTIO_NET_MRG_MAX_CHAINS];
 	uint32_t caps[VIRTIO_NET_MRG_MAX_CHAINS];   /* writable bytes of each chain */
+	uint16_t niovs[VIRTIO_NET_MRG_MAX_CHAINS];  /* its iovecs in iov */
+	bool hdr_ok[VIRTIO_NET_MRG_MAX_CHAINS];     /* may start a frame (holds the header) */
+	unsigned int nch, niov;                     /* gathered chains, their iovecs */
+	size_t total;                               /* their writable bytes */
 	struct iovec iov[VIRTIO_NET_MRG_MAX_IOV];
 	struct vq_chain chain;                      /* scratch for vq_pop */
 	uint8_t bounce[VIRTIO_NET_MAX_FRAME];       /* a frame read before buffers ran short */
@@ -44,6 +50,7 @@ struct virtio_net_prof {
 	uint64_t rx_kicks;      /* rx ioeventfd wake-ups */
 	uint64_t rx_reads;      /* read/readv calls on the tap, including empty ones */
 	uint64_t rx_empty;      /* ... that found nothing */
+	uint64_t rx_chains;     /* chains gathered for mergeable receive (vq_pop + checks) */
 	uint64_t rx_irqs;       /* received frames that wanted an interrupt */
 };
 
