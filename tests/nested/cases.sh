@@ -79,8 +79,8 @@ inner_run_once() {
         # A whole Ember command line (--config-file, or the pre-boot API).
         # shellcheck disable=SC2086
         set -- $EMBER_CMD
-    elif [ "$kind" = ember ]; then
-        set -- ember run --kernel "$KERNEL" --initrd "$INITRD"
+    elif [ "$kind" = ember ] || [ "$kind" = ember-base ]; then
+        set -- "$kind" run --kernel "$KERNEL" --initrd "$INITRD"
         [ -n "${MEM:-}" ] && set -- "$@" --memory "$MEM"
         [ -n "${CPUS:-}" ] && set -- "$@" --vcpus "$CPUS"
         [ -n "${CMDLINE+set}" ] && set -- "$@" --cmdline "$CMDLINE"
@@ -882,9 +882,12 @@ case_throughput() {
     dd if=/dev/urandom of=/tmp/net16.bin bs=1M count=16 2>/dev/null
     KERNEL=/nested/bzImage; MEM=256; CPUS=1
     CMDLINE="$BASE_CMDLINE ember.mods=1 ember.action=bench"
+    kinds="ember qemu"
+    # EMBER_BASE (run.sh): the build before a change, measured in the same host.
+    command -v ember-base >/dev/null 2>&1 && kinds="ember ember-base qemu"
     i=1
     while [ "$i" -le "$THROUGHPUT_RUNS" ]; do
-        for kind in ember qemu; do
+        for kind in $kinds; do
             run=tp-$kind-$i
             (sleep "$RUN_TIMEOUT" | nc -l -p 5555 > /tmp/tp-rx.bin) &
             l1=$!
