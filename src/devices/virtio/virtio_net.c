@@ -258,11 +258,16 @@ static bool rx_mmds(struct virtio_net *n, struct vq *q);
 
 void virtio_net_tx_kick(struct virtio_net *n)
 {
+	uint64_t sent = n->tx_packets + n->mmds_rx;
+	bool mmds_out;
+
 	n->irq_defer = true;
 	virtio_net_tx(n);
-	/* Also MMDS's answers to what the guest sent. Not while waiting for rx buffers:
-	 * the guest's rx kick ends that. */
-	if (!n->rx_wait && (!n->tap_broken || (n->mmds && mmds_stack_has_output(n->mmds))))
+	mmds_out = n->mmds && mmds_stack_has_output(n->mmds);
+	/* Nothing sent (a spurious kick): no answer to look for, unless MMDS has one. Not
+	 * while waiting for rx buffers: the guest's rx kick ends that. */
+	if (!n->rx_wait && (mmds_out ||
+			    (!n->tap_broken && n->tx_packets + n->mmds_rx != sent)))
 		virtio_net_rx(n);
 	n->irq_defer = false;
 	irq_flush(n);
