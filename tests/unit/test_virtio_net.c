@@ -1,7 +1,7 @@
 /* virtio-net: the MAC address parser (--net tap=NAME,mac=MAC: six colon-separated hex
- * octets, unicast only), and the receive path (single and mergeable buffers) against a
- * socket pair standing in for the tap. Transmit and the tap itself are exercised in
- * tier 2 and in the nested tier. */
+ * octets, unicast only), the receive path (single and mergeable buffers) and transmit
+ * (frames, interrupts per batch and per kick) against a socket pair standing in for the
+ * tap. The tap itself is exercised in tier 2 and in the nested tier. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
