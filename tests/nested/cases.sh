@@ -79,11 +79,12 @@ inner_run_once() {
         # A whole Ember command line (--config-file, or the pre-boot API).
         # shellcheck disable=SC2086
         set -- $EMBER_CMD
-    elif [ "$kind" = ember ]; then
-        set -- ember run --kernel "$KERNEL" --initrd "$INITRD"
+    elif [ "$kind" = ember ] || [ "$kind" = ember-base ]; then
+        set -- "$kind" run --kernel "$KERNEL" --initrd "$INITRD"
         [ -n "${MEM:-}" ] && set -- "$@" --memory "$MEM"
         [ -n "${CPUS:-}" ] && set -- "$@" --vcpus "$CPUS"
         [ -n "${CMDLINE+set}" ] && set -- "$@" --cmdline "$CMDLINE"
+        [ -n "${EMBER_LOG_LEVEL:-}" ] && set -- "$@" --log-level "$EMBER_LOG_LEVEL"
         # shellcheck disable=SC2086  # EMBER_ARGS is a word list (--disk, --net, --rng)
         [ -n "${EMBER_ARGS:-}" ] && set -- "$@" $EMBER_ARGS
     else
@@ -881,14 +882,20 @@ case_throughput() {
     dd if=/dev/urandom of=/tmp/net16.bin bs=1M count=16 2>/dev/null
     KERNEL=/nested/bzImage; MEM=256; CPUS=1
     CMDLINE="$BASE_CMDLINE ember.mods=1 ember.action=bench"
+    kinds="ember qemu"
+    # EMBER_BASE (run.sh): the build before a change, measured in the same host.
+    command -v ember-base >/dev/null 2>&1 && kinds="ember ember-base qemu"
     i=1
     while [ "$i" -le "$THROUGHPUT_RUNS" ]; do
-        for kind in ember qemu; do
+        for kind in $kinds; do
             run=tp-$kind-$i
             (sleep "$RUN_TIMEOUT" | nc -l -p 5555 > /tmp/tp-rx.bin) &
             l1=$!
             nc -l -p 5556 < /tmp/net16.bin &
             l2=$!
+            # debug: Ember logs its virtio-net profile (counts of kicks, writes,
+            # interrupts) when it exits; THROUGHPUT-PROF lines below.
+            EMBER_LOG_LEVEL=debug \
             EMBER_ARGS="--disk /tmp/bench.img --net tap=tap0,mac=52:54:00:12:34:56" \
                 inner_run "$run" "$kind"
             kill "$l1" "$l2" 2>/dev/null
@@ -902,6 +909,8 @@ case_throughput() {
                 "tcp_tx_bytes=$(wc -c < /tmp/tp-rx.bin)" \
                 "tcp_rx_ms=$(val "$run" INNER-BENCH-TCP-RX-MS | cut -d' ' -f1)" \
                 "tcp_rx_bytes=${rx:-0}"
+            grep -a 'virtio-net tap0: ' "/tmp/$run.log" | tr -d '\r' |
+                sed "s/.*virtio-net tap0: /THROUGHPUT-PROF vmm=$kind run=$i /"
         done
         i=$((i + 1))
     done

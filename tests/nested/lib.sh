@@ -218,6 +218,11 @@ build_outer_initramfs() {
     if [ -n "$ember" ]; then
         copy_with_libs "$ember" "$root" /bin/ember
     fi
+    # A second Ember build (run.sh throughput with EMBER_BASE=): before/after a change
+    # in the same test host.
+    if [ -n "${EMBER_BASE:-}" ]; then
+        copy_with_libs "$EMBER_BASE" "$root" /bin/ember-base
+    fi
     copy_with_libs "$(command -v qemu-system-x86_64)" "$root" /bin/qemu-system-x86_64
     for fw in "${QEMU_FIRMWARE[@]}"; do
         [ -e "/usr/share/qemu/$fw" ] &&

@@ -387,15 +387,19 @@ EOF
 cmd_throughput() {
     prepare 1
     local logf=$NESTED_WORK/logs/throughput.log n=${NESTED_THROUGHPUT_RUNS:-3}
-    local tmo=$((n * 2 * NESTED_RUN_TIMEOUT + 180)) rc=0 kind f
-    echo "nested: throughput, $n runs each, Ember ($EMBER) vs QEMU -M $NESTED_QEMU_MACHINE, 1 vCPU, 256 MiB"
+    local vmms=2 rc=0 kind f tmo
+    [ -n "${EMBER_BASE:-}" ] && vmms=3
+    tmo=$((n * vmms * NESTED_RUN_TIMEOUT + 180))
+    echo "nested: throughput, $n runs each, Ember ($EMBER${EMBER_BASE:+, and $EMBER_BASE as ember-base}) vs QEMU -M $NESTED_QEMU_MACHINE, 1 vCPU, 256 MiB"
     outer_boot throughput 4096 "$logf" "$tmo" "nested.throughput_runs=$n" || rc=$?
     grep -aq 'OUTER-KVM-OK' "$logf" || did_not_run "the nested test host did not come up (exit $rc)"
     grep -a '^THROUGHPUT ' "$logf" | tr -d '\r' > "$NESTED_WORK/throughput.txt" || true
     sed 's/^/    /' "$NESTED_WORK/throughput.txt"
+    # Ember's virtio-net counters per run (whole run: both TCP transfers, ARP, ...).
+    grep -a '^THROUGHPUT-PROF ' "$logf" | tr -d '\r' | sed 's/^/    /' || true
     declare -A med
     # MB/s per run (64 MiB disk, 16 MiB TCP; TCP runs that moved fewer bytes are dropped).
-    for kind in ember qemu; do
+    for kind in ember ember-base qemu; do
         for f in blk_write blk_read tcp_tx tcp_rx; do
             med[$kind.$f]=$(grep " vmm=$kind " "$NESTED_WORK/throughput.txt" | awk -v f="$f" '
                 { ms = ""; b = ""
@@ -419,6 +423,16 @@ cmd_throughput() {
 | virtio-net TCP host->guest, 16 MiB | $(fmt "${med[ember.tcp_rx]}") | $(fmt "${med[qemu.tcp_rx]}") | $(ratio "${med[ember.tcp_rx]}" "${med[qemu.tcp_rx]}") |
 
 TABLE
+    grep -q ' vmm=ember-base ' "$NESTED_WORK/throughput.txt" || return 0
+    echo "EMBER_BASE ($EMBER_BASE), same runs:"
+    echo
+    echo "| throughput, MB/s (median of $n) | Ember | Ember base | QEMU microvm | Ember/base | base/QEMU |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    for f in blk_write blk_read tcp_tx tcp_rx; do
+        echo "| $f | $(fmt "${med[ember.$f]}") | $(fmt "${med[ember-base.$f]}") | $(fmt "${med[qemu.$f]}") |" \
+             "$(ratio "${med[ember.$f]}" "${med[ember-base.$f]}") | $(ratio "${med[ember-base.$f]}" "${med[qemu.$f]}") |"
+    done
+    echo
 }
 
 case "${1:-}" in

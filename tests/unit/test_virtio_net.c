@@ -1,7 +1,7 @@
 /* virtio-net: the MAC address parser (--net tap=NAME,mac=MAC: six colon-separated hex
- * octets, unicast only), and the receive path (single and mergeable buffers) against a
- * socket pair standing in for the tap. Transmit and the tap itself are exercised in
- * tier 2 and in the nested tier. */
+ * octets, unicast only), the receive path (single and mergeable buffers) and transmit
+ * (frames, interrupts per batch and per kick) against a socket pair standing in for the
+ * tap. The tap itself is exercised in tier 2 and in the nested tier. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +235,38 @@ TEST(rx_mergeable_frame_spans_small_buffers_zero_copy)
 	rxf_teardown(&f);
 }
 
+/* Small frames (a TCP sender's ACKs) into small buffers: the chains gathered for a
+ * maximal frame and not needed by one stay gathered for the next, instead of going back
+ * to the ring and being walked again (33 chains per frame and per empty read before). */
+TEST(rx_mergeable_small_frames_walk_each_chain_once)
+{
+	struct rxf f;
+
+	REQUIRE_EQ_INT(rxf_setup(&f, 256, true), 0);
+	post(&f, 40, 2048, RXBASE);
+	for (uint8_t k = 0; k < 3; k++)
+		REQUIRE_EQ_INT(send_frame(&f, 66, k), 0);
+	virtio_net_rx(&f.n);
+	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 3);
+	for (uint16_t k = 0; k < 3; k++) {
+		uint32_t id, len;
+
+		vqd_used_elem(&f.d, k, &id, &len);
+		CHECK_EQ_U64(id, k);
+		CHECK(frame_in_used(&f, k, 1, 66, (uint8_t)k, RXBASE, 2048));
+	}
+	/* 33 x 2048 >= a maximal frame, then one more after each frame. */
+	CHECK_EQ_U64(f.n.prof.rx_chains, 33 + 3);
+	CHECK_EQ_U64(f.n.prof.rx_reads, 4);
+	CHECK_EQ_U64(f.n.rx->nch, 0);          /* the rest went back */
+	/* ...and are the next frame's, in ring order. */
+	REQUIRE_EQ_INT(send_frame(&f, 5000, 7), 0);
+	virtio_net_rx(&f.n);
+	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 6);
+	CHECK(frame_in_used(&f, 3, 3, 5000, 7, RXBASE, 2048));
+	rxf_teardown(&f);
+}
+
 TEST(rx_mergeable_bounce_and_wait_for_buffers)
 {
 	struct rxf f;
@@ -295,6 +327,38 @@ TEST(rx_mergeable_hostile_buffers)
 	rxf_teardown(&f);
 }
 
+/* An unusable chain behind chains the device still holds must not be handed back ahead
+ * of them (a used entry out of ring order, and the held ones given back over it). */
+TEST(rx_mergeable_unusable_chain_behind_held_ones)
+{
+	struct rxf f;
+	struct vqd_buf ro = { RXBASE + 4096, 2048, false };
+	uint32_t ids[4], len;
+
+	REQUIRE_EQ_INT(rxf_setup(&f, 256, true), 0);
+	post(&f, 1, 2048, RXBASE);             /* descriptor 0 */
+	vqd_add(&f.d, &ro, 1);                 /* 1: read-only */
+	post(&f, 40, 2048, RXBASE + 8192);     /* 2..41 */
+	for (uint8_t k = 0; k < 3; k++)
+		REQUIRE_EQ_INT(send_frame(&f, 66, k), 0);
+	virtio_net_rx(&f.n);
+	CHECK_EQ_U64(f.n.rx_packets, 3);
+	CHECK_EQ_U64(f.n.rx_dropped, 1);
+	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 4);
+	for (uint16_t k = 0; k < 4; k++)
+		vqd_used_elem(&f.d, k, &ids[k], &len);
+	CHECK_EQ_U64(ids[0], 0);
+	CHECK_EQ_U64(ids[1], 1);               /* handed back empty, once */
+	vqd_used_elem(&f.d, 1, &ids[1], &len);
+	CHECK_EQ_U64(len, 0);
+	CHECK_EQ_U64(ids[2], 2);
+	CHECK_EQ_U64(ids[3], 3);
+	CHECK(frame_in_used(&f, 0, 1, 66, 0, RXBASE, 2048));
+	/* Every available chain accounted for: 4 used, 38 still available. */
+	CHECK_EQ_INT((uint16_t)(f.d.avail_idx - f.n.mmio.queues[0].last_avail), 38);
+	rxf_teardown(&f);
+}
+
 TEST(rx_single_buffer_per_frame_without_mrg)
 {
 	struct rxf f;
@@ -333,4 +397,164 @@ TEST(rx_mergeable_wait_sets_avail_event_past_seen_buffers)
 	REQUIRE_EQ_INT(vqd_used_idx(&f.d), 5);
 	CHECK(frame_in_used(&f, 0, 5, 9000, 10, RXBASE, 2048));
 	rxf_teardown(&f);
+}
+
+/* ---- transmit: a second synthetic guest (its own RAM and rings) holds the tx queue;
+ * the socket pair's peer plays the host behind the tap ---- */
+
+struct txf {
+	struct rxf r;           /* queue 0, the tap and its peer */
+	struct vqd t;           /* queue 1 */
+};
+
+#define TXBASE 0x10000u
+#define TXSLOT 4096u
+
+static int txf_setup(struct txf *f, bool event_idx)
+{
+	memset(f, 0, sizeof(*f));
+	if (rxf_setup_ev(&f->r, 256, true, event_idx) != 0 ||
+	    vqd_init(&f->t, 256, true, event_idx) != 0)
+		return -1;
+	f->r.n.mmio.queues[1] = f->t.q;
+	return 0;
+}
+
+static void txf_teardown(struct txf *f)
+{
+	rxf_teardown(&f->r);
+	vqd_free(&f->t);
+}
+
+/* Queues frame k: a zero vnet header and len - 12 bytes (k + i) in one readable buffer. */
+static void tx_queue(struct txf *f, unsigned int k, uint32_t len)
+{
+	uint64_t gpa = TXBASE + (uint64_t)(k % 64) * TXSLOT;
+	uint8_t *p = vqd_ptr(&f->t, gpa);
+	struct vqd_buf b = { gpa, len, false };
+
+	memset(p, 0, 12);
+	for (uint32_t i = 12; i < len; i++)
+		p[i] = (uint8_t)(k + i);
+	vqd_add(&f->t, &b, 1);
+}
+
+/* The next frame the peer got is frame k of len bytes. */
+static bool peer_got(struct txf *f, unsigned int k, uint32_t len)
+{
+	static uint8_t buf[TXSLOT];
+	ssize_t got = recv(f->r.peer, buf, sizeof(buf), 0);
+
+	if (got != (ssize_t)len)
+		return false;
+	for (uint32_t i = 12; i < len; i++)
+		if (buf[i] != (uint8_t)(k + i))
+			return false;
+	return true;
+}
+
+TEST(tx_sends_each_frame_and_interrupts_once_per_batch)
+{
+	struct txf f;
+
+	REQUIRE_EQ_INT(txf_setup(&f, false), 0);
+	for (unsigned int k = 0; k < 8; k++)
+		tx_queue(&f, k, 100 + 10 * k);
+	tx_queue(&f, 8, 6);                    /* shorter than the vnet header: dropped */
+	virtio_net_tx(&f.r.n);
+	CHECK_EQ_INT(vqd_used_idx(&f.t), 9);   /* all handed back, the short one too */
+	for (unsigned int k = 0; k < 8; k++)
+		CHECK(peer_got(&f, k, 100 + 10 * k));
+	CHECK_EQ_U64(f.r.n.tx_packets, 8);
+	CHECK_EQ_U64(f.r.n.tx_dropped, 1);
+	CHECK_EQ_U64(f.r.n.prof.tx_writes, 8);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	CHECK_EQ_U64(f.r.n.mmio.interrupt_status, VIRTIO_INT_USED);
+	/* Nothing new: no interrupt. */
+	virtio_net_tx(&f.r.n);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	txf_teardown(&f);
+}
+
+/* EVENT_IDX on tx: Linux asks for an interrupt only once most of what it queued is done
+ * (virtqueue_enable_cb_delayed); the device signals when used->idx passes used_event. */
+TEST(tx_event_idx_interrupts_only_past_used_event)
+{
+	struct txf f;
+
+	REQUIRE_EQ_INT(txf_setup(&f, true), 0);
+	for (unsigned int k = 0; k < 4; k++)
+		tx_queue(&f, k, 200);
+	virtio_net_tx(&f.r.n);                 /* the first signal is unconditional */
+	CHECK_EQ_INT(vqd_used_idx(&f.t), 4);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	/* The driver is asked to kick for anything after what the device saw. */
+	CHECK_EQ_INT(vqd_avail_event(&f.t), 4);
+	vqd_set_used_event(&f.t, 9);           /* not before entry 9 */
+	for (unsigned int k = 4; k < 8; k++)
+		tx_queue(&f, k, 200);
+	virtio_net_tx(&f.r.n);
+	CHECK_EQ_INT(vqd_used_idx(&f.t), 8);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	for (unsigned int k = 8; k < 10; k++)
+		tx_queue(&f, k, 200);
+	virtio_net_tx(&f.r.n);
+	CHECK_EQ_INT(vqd_used_idx(&f.t), 10);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 2);
+	CHECK_EQ_U64(f.r.n.prof.tx_irqs, 2);
+	CHECK_EQ_INT(vqd_avail_event(&f.t), 10);
+	for (unsigned int k = 0; k < 10; k++)
+		CHECK(peer_got(&f, k, 200));
+	txf_teardown(&f);
+}
+
+/* A transmit kick also takes what the tap holds for the guest (the peer's replies: a
+ * host's TCP ACKs are queued by the time the tap's writev returns) and signals both
+ * queues with one interrupt. Before, the transmit completions and the reply were two
+ * interrupts, each a handler run with two register exits in the guest. */
+TEST(tx_kick_takes_the_reply_and_interrupts_once_for_both_queues)
+{
+	struct txf f;
+
+	REQUIRE_EQ_INT(txf_setup(&f, false), 0);
+	post(&f.r, 40, 2048, RXBASE);
+	for (unsigned int k = 0; k < 3; k++)
+		tx_queue(&f, k, 1000);
+	REQUIRE_EQ_INT(send_frame(&f.r, 66, 42), 0);   /* the reply, already queued */
+	virtio_net_tx_kick(&f.r.n);
+	CHECK_EQ_INT(vqd_used_idx(&f.t), 3);
+	for (unsigned int k = 0; k < 3; k++)
+		CHECK(peer_got(&f, k, 1000));
+	REQUIRE_EQ_INT(vqd_used_idx(&f.r.d), 1);
+	CHECK(frame_in_used(&f.r, 0, 1, 66, 42, RXBASE, 2048));
+	CHECK_EQ_U64(f.r.n.prof.tx_irqs, 1);
+	CHECK_EQ_U64(f.r.n.prof.rx_irqs, 1);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	CHECK_EQ_U64(f.r.n.mmio.interrupt_status, VIRTIO_INT_USED);
+	CHECK_EQ_U64(f.r.n.prof.rx_empty, 1);  /* the read after the reply */
+	/* A kick with nothing to send: no answer to look for, no interrupt. */
+	virtio_net_tx_kick(&f.r.n);
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	CHECK_EQ_U64(f.r.n.prof.rx_reads, 2);
+	txf_teardown(&f);
+}
+
+/* Waiting for rx buffers (the guest's rx kick ends it), a transmit kick leaves the tap
+ * alone. */
+TEST(tx_kick_without_rx_buffers_leaves_the_tap)
+{
+	struct txf f;
+	uint8_t b;
+
+	REQUIRE_EQ_INT(txf_setup(&f, false), 0);
+	REQUIRE_EQ_INT(send_frame(&f.r, 66, 1), 0);
+	virtio_net_rx(&f.r.n);                 /* no buffers posted */
+	REQUIRE(f.r.n.rx_wait);
+	tx_queue(&f, 0, 500);
+	virtio_net_tx_kick(&f.r.n);
+	CHECK(peer_got(&f, 0, 500));
+	CHECK_EQ_U64(f.r.n.mmio.irq.pulses, 1);
+	CHECK_EQ_INT(vqd_used_idx(&f.r.d), 0);
+	CHECK_EQ_INT((int)recv(f.r.n.tap_fd, &b, 1, MSG_PEEK | MSG_TRUNC), 66);  /* still there */
+	txf_teardown(&f);
 }

@@ -77,10 +77,26 @@ static void raise_interrupt(struct virtio_mmio *m, uint32_t bits)
 	irq_line_pulse(&m->irq);
 }
 
-void virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q)
+bool virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q)
 {
-	if (vq_needs_interrupt(q))
+	if (!vq_needs_interrupt(q))
+		return false;
+	raise_interrupt(m, VIRTIO_INT_USED);
+	return true;
+}
+
+unsigned int virtio_mmio_notify_used_queues(struct virtio_mmio *m, unsigned int mask)
+{
+	unsigned int want = 0;
+
+	/* Every queue is asked: each must record that this interrupt covers its entries
+	 * (EVENT_IDX counts from the last one signalled). */
+	for (unsigned int i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		if ((mask >> i & 1) && vq_needs_interrupt(&m->queues[i]))
+			want |= 1u << i;
+	if (want)
 		raise_interrupt(m, VIRTIO_INT_USED);
+	return want;
 }
 
 void virtio_mmio_config_changed(struct virtio_mmio *m)
@@ -227,6 +243,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case R_INT_ACK:
 		__atomic_and_fetch(&m->interrupt_status, ~v, __ATOMIC_ACQ_REL);
+		__atomic_add_fetch(&m->int_acks, 1, __ATOMIC_RELAXED);
 		break;
 	case R_STATUS: write_status(m, v); break;
 	case R_QUEUE_DESC_LO: if (q_writable) set_lo(&q->desc_gpa, v); break;

@@ -68,6 +68,7 @@ struct virtio_mmio {
 	uint64_t driver_features;
 	uint32_t interrupt_status;               /* atomic: set by device threads */
 	uint32_t config_generation;
+	uint64_t int_acks;                       /* INTERRUPT_ACK writes: the driver's handler runs */
 	bool active;                             /* ops->activate succeeded */
 	struct vq queues[VIRTIO_MMIO_MAX_QUEUES];
 };
@@ -82,8 +83,13 @@ void virtio_mmio_destroy(struct virtio_mmio *m);
 void virtio_mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len);
 void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len);
 
-/* From the device's thread after vq_push()es: interrupt the driver if it wants one. */
-void virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q);
+/* From the device's thread after vq_push()es: interrupt the driver if it wants one.
+ * Returns whether it did (for the devices' counters). */
+bool virtio_mmio_notify_used(struct virtio_mmio *m, struct vq *q);
+/* The same for the queues in mask (bit i: queue i) at once: one interrupt when any of
+ * them wants one (the driver's handler looks at every queue of the device whatever the
+ * cause). Returns the mask of those that wanted one. */
+unsigned int virtio_mmio_notify_used_queues(struct virtio_mmio *m, unsigned int mask);
 /* A config change (e.g. new disk capacity): bump the generation, interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *m);
 /* A malformed ring: set DEVICE_NEEDS_RESET and tell the driver. */

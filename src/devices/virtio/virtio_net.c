@@ -111,9 +111,31 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t *mac, u
 	return 0;
 }
 
+/* The data path's profile (docs/performance.md#virtio-net-transmit): what each side cost
+ * in wake-ups, syscalls and interrupts. */
+static void log_prof(const struct virtio_net *n)
+{
+	const struct virtio_net_prof *p = &n->prof;
+
+	log_debug("virtio-net %s: tx packets=%llu bytes=%llu kicks=%llu passes=%llu "
+		  "writes=%llu irqs=%llu", n->tap_name, (unsigned long long)n->tx_packets,
+		  (unsigned long long)p->tx_bytes, (unsigned long long)p->tx_kicks,
+		  (unsigned long long)p->tx_passes, (unsigned long long)p->tx_writes,
+		  (unsigned long long)p->tx_irqs);
+	log_debug("virtio-net %s: rx packets=%llu wakeups=%llu kicks=%llu reads=%llu "
+		  "empty=%llu chains=%llu irqs=%llu; interrupts %llu, driver acks %llu",
+		  n->tap_name, (unsigned long long)n->rx_packets, (unsigned long long)p->rx_wakeups,
+		  (unsigned long long)p->rx_kicks, (unsigned long long)p->rx_reads,
+		  (unsigned long long)p->rx_empty, (unsigned long long)p->rx_chains,
+		  (unsigned long long)p->rx_irqs,
+		  (unsigned long long)n->mmio.irq.pulses, (unsigned long long)n->mmio.int_acks);
+}
+
 void virtio_net_close(struct virtio_net *n)
 {
 	worker_stop(&n->worker);
+	if (n->tap_fd >= 0 && (n->tx_packets || n->rx_packets))
+		log_prof(n);
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;
@@ -171,46 +193,91 @@ static ssize_t rx_from_mmds(struct virtio_net *n, const struct vq_chain *c)
 	return (ssize_t)(VNET_HDR_LEN + len);
 }
 
+/* One interrupt for every queue with entries pushed since the last. */
+static void irq_flush(struct virtio_net *n)
+{
+	unsigned int want = virtio_mmio_notify_used_queues(&n->mmio, n->irq_due);
+
+	n->irq_due = 0;
+	n->prof.tx_irqs += want >> TXQ & 1;
+	n->prof.rx_irqs += want >> RXQ & 1;
+}
+
+/* Signals the entries pushed on queue qi now, or at the end of the worker's event when
+ * one is being handled (irq_defer). */
+static void used_irq(struct virtio_net *n, unsigned int qi)
+{
+	n->irq_due |= 1u << qi;
+	if (!n->irq_defer)
+		irq_flush(n);
+}
+
+static ssize_t tap_write(struct virtio_net *n, const struct vq_chain *c)
+{
+	n->prof.tx_writes++;
+	n->prof.tx_bytes += c->out_len;
+	return writev(n->tap_fd, c->iov, (int)c->n_out);
+}
 
 void virtio_net_tx(struct virtio_net *n)
 {
 	struct vq *q = &n->mmio.queues[TXQ];
 	struct vq_chain c;
+	bool pushed = false;
 	int r;
 
 	do {
 		vq_enable_notify(q, false);
+		n->prof.tx_passes++;
 		while ((r = vq_pop(q, &c)) > 0) {
 			/* The readable part is header + frame, exactly what the tap takes. */
 			if (c.out_len >= VNET_HDR_LEN && n->mmds && tx_to_mmds(n, &c)) {
 				/* MMDS's: the tap never sees it */
-			} else if (c.out_len < VNET_HDR_LEN ||
-				   writev(n->tap_fd, c.iov, (int)c.n_out) < 0) {
+			} else if (c.out_len < VNET_HDR_LEN || tap_write(n, &c) < 0) {
 				n->tx_dropped++;
 			} else {
 				n->tx_packets++;
 			}
 			vq_push(q, c.head, 0);
+			pushed = true;
 		}
-		virtio_mmio_notify_used(&n->mmio, q);
-		if (r < 0) {
-			virtio_mmio_needs_reset(&n->mmio);
-			return;
-		}
+		if (r < 0)
+			break;
 	} while (vq_enable_notify(q, true));
+	/* Once, after the ring is drained and re-armed: a guest that waits for this
+	 * interrupt to free its buffers has already queued what it will. */
+	if (pushed)
+		used_irq(n, TXQ);
+	if (r < 0)
+		virtio_mmio_needs_reset(&n->mmio);
 }
 
 /* MMDS's frames first, one buffer each (they are small: the stack sizes its segments to
  * the buffer). */
 static bool rx_mmds(struct virtio_net *n, struct vq *q);
 
-/* After the guest transmitted: MMDS may have answers for it (when the guest has no rx
- * buffers, its next rx kick delivers them). */
-static void tx_then_mmds(struct virtio_net *n)
+void virtio_net_tx_kick(struct virtio_net *n)
 {
+	uint64_t sent = n->tx_packets + n->mmds_rx;
+	bool mmds_out;
+
+	n->irq_defer = true;
 	virtio_net_tx(n);
-	if (n->mmds && !n->rx_wait && mmds_stack_has_output(n->mmds))
+	mmds_out = n->mmds && mmds_stack_has_output(n->mmds);
+	/* Nothing sent (a spurious kick): no answer to look for, unless MMDS has one. Not
+	 * while waiting for rx buffers: the guest's rx kick ends that. */
+	if (!n->rx_wait && (mmds_out ||
+			    (!n->tap_broken && n->tx_packets + n->mmds_rx != sent)))
 		virtio_net_rx(n);
+	n->irq_defer = false;
+	irq_flush(n);
+}
+
+static void rx_count_read(struct virtio_net *n, ssize_t len)
+{
+	n->prof.rx_reads++;
+	if (len <= 0)
+		n->prof.rx_empty++;
 }
 
 /* Not enough rx buffers (seen: the available chains that were too few): stop polling
@@ -251,6 +318,7 @@ static void rx_single(struct virtio_net *n, struct vq *q)
 			continue;
 		}
 		len = readv(n->tap_fd, &c->iov[c->n_out], (int)(c->n - c->n_out));
+		rx_count_read(n, len);
 		if (len < 0) {
 			/* Nothing to read (or an error): give the chain back unused. */
 			vq_unpop(q);
@@ -266,22 +334,33 @@ static void rx_single(struct virtio_net *n, struct vq *q)
 		pushed = true;
 	}
 	if (pushed)
-		virtio_mmio_notify_used(&n->mmio, q);
+		used_irq(n, RXQ);
 }
 
-/* Hands the first chains of g, which hold len bytes of frame, to the driver: num_buffers
- * in the header, each chain's used length, and the unused chains given back. */
-static unsigned int rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, unsigned int nch,
-			       size_t len)
+/* Gives every gathered chain back to the ring (they were popped last, in order). */
+static void rx_release(struct vq *q, struct virtio_net_rx_gather *g)
 {
-	unsigned int used = 0;
-	size_t left = len;
+	for (unsigned int i = 0; i < g->nch; i++)
+		vq_unpop(q);
+	g->nch = g->niov = 0;
+	g->total = 0;
+}
+
+/* Hands the first gathered chains, which hold len bytes of frame, to the driver:
+ * num_buffers in the header and each chain's used length. The rest stay gathered, moved
+ * to the front, for the next frame. */
+static void rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, size_t len)
+{
+	unsigned int used = 0, iovs = 0;
+	size_t left = len, room = 0;
 	uint16_t nb;
 
-	while (used < nch && (used == 0 || left)) {
+	while (used < g->nch && (used == 0 || left)) {
 		size_t take = left < g->caps[used] ? left : g->caps[used];
 
 		left -= take;
+		room += g->caps[used];
+		iovs += g->niovs[used];
 		used++;
 	}
 	nb = (uint16_t)used;
@@ -295,9 +374,80 @@ static unsigned int rx_deliver(struct vq *q, struct virtio_net_rx_gather *g, uns
 		vq_push(q, g->heads[i], (uint32_t)take);
 		left -= take;
 	}
-	for (unsigned int i = used; i < nch; i++)
-		vq_unpop(q);
-	return used;
+	g->nch -= used;
+	g->niov -= iovs;
+	g->total -= room;
+	memmove(g->heads, g->heads + used, g->nch * sizeof(g->heads[0]));
+	memmove(g->caps, g->caps + used, g->nch * sizeof(g->caps[0]));
+	memmove(g->niovs, g->niovs + used, g->nch * sizeof(g->niovs[0]));
+	memmove(g->hdr_ok, g->hdr_ok + used, g->nch * sizeof(g->hdr_ok[0]));
+	memmove(g->iov, g->iov + iovs, g->niov * sizeof(g->iov[0]));
+	/* A chain that cannot start a frame goes back; the next gather drops it. */
+	if (g->nch && !g->hdr_ok[0])
+		rx_release(q, g);
+}
+
+/* Adds available chains to the gather until they can hold a maximal frame. -EINVAL for
+ * a broken ring; *ring_empty when it ran out. */
+static int rx_gather(struct virtio_net *n, struct vq *q, bool *ring_empty, bool *pushed)
+{
+	struct virtio_net_rx_gather *g = n->rx;
+
+	*ring_empty = false;
+	while (g->total < VIRTIO_NET_MAX_FRAME && g->nch < VIRTIO_NET_MRG_MAX_CHAINS) {
+		struct vq_chain *c = &g->chain;
+		int r = vq_pop(q, c);
+		unsigned int k = c->n - c->n_out;
+
+		if (r <= 0) {
+			*ring_empty = r == 0;
+			return r;
+		}
+		if (g->nch && c->in_len == 0) {
+			/* Unusable, behind chains still held: handing it back now would put it
+			 * out of ring order with them. It comes first next time. */
+			vq_unpop(q);
+			break;
+		}
+		if (c->in_len == 0 || (g->nch == 0 && (c->n_out || c->iov[0].iov_len < VNET_HDR_LEN))) {
+			vq_push(q, c->head, 0);  /* unusable: hand it back empty */
+			n->rx_dropped++;
+			*pushed = true;
+			continue;
+		}
+		if (g->niov + k > VIRTIO_NET_MRG_MAX_IOV) {
+			vq_unpop(q);
+			break;
+		}
+		memcpy(&g->iov[g->niov], &c->iov[c->n_out], k * sizeof(struct iovec));
+		g->heads[g->nch] = c->head;
+		g->caps[g->nch] = (uint32_t)c->in_len;
+		g->niovs[g->nch] = (uint16_t)k;
+		g->hdr_ok[g->nch] = !c->n_out && c->iov[0].iov_len >= VNET_HDR_LEN;
+		g->niov += k;
+		g->nch++;
+		g->total += c->in_len;
+		n->prof.rx_chains++;
+	}
+	return 0;
+}
+
+/* The waiting frame is larger than the gathered chains: they go back, then the frame is
+ * dropped if it can never fit, or waits for more buffers. Returns true to go on. */
+static bool rx_short(struct virtio_net *n, struct vq *q, bool ring_empty)
+{
+	struct virtio_net_rx_gather *g = n->rx;
+	unsigned int nch = g->nch;
+
+	rx_release(q, g);
+	if (!ring_empty || nch >= q->size) {
+		/* As much as one frame may use, or the whole ring, cannot hold it: it never
+		 * will. */
+		g->pending = 0;
+		n->rx_dropped++;
+		return true;
+	}
+	return rx_out_of_buffers(n, q, (uint16_t)nch);
 }
 
 /* Copies len bytes of src into the gathered iovecs. */
@@ -321,99 +471,51 @@ static void rx_mergeable(struct virtio_net *n, struct vq *q)
 	bool pushed = false;
 
 	for (;;) {
-		unsigned int nch = 0, niov = 0;
-		size_t total = 0;
-		bool ring_empty = false, broken = false;
+		bool ring_empty;
 		ssize_t len;
 
-		while (total < VIRTIO_NET_MAX_FRAME && nch < VIRTIO_NET_MRG_MAX_CHAINS) {
-			struct vq_chain *c = &g->chain;
-			int r = vq_pop(q, c);
-			unsigned int k = c->n - c->n_out;
-
-			if (r < 0) {
-				broken = true;
-				break;
-			}
-			if (r == 0) {
-				ring_empty = true;
-				break;
-			}
-			if ((nch == 0 && (c->n_out || c->iov[0].iov_len < VNET_HDR_LEN)) ||
-			    c->in_len == 0) {
-				vq_push(q, c->head, 0);  /* unusable: hand it back empty */
-				n->rx_dropped++;
-				pushed = true;
-				continue;
-			}
-			if (niov + k > VIRTIO_NET_MRG_MAX_IOV) {
-				vq_unpop(q);
-				break;
-			}
-			memcpy(&g->iov[niov], &c->iov[c->n_out], k * sizeof(struct iovec));
-			niov += k;
-			g->heads[nch] = c->head;
-			g->caps[nch] = (uint32_t)c->in_len;
-			nch++;
-			total += c->in_len;
-		}
-		if (broken) {
-			for (unsigned int i = 0; i < nch; i++)
-				vq_unpop(q);
+		if (rx_gather(n, q, &ring_empty, &pushed) < 0) {
+			rx_release(q, g);
 			virtio_mmio_needs_reset(&n->mmio);
 			break;
 		}
-		if (nch == 0) {
+		if (g->nch == 0) {
 			if (ring_empty && rx_out_of_buffers(n, q, 0))
 				continue;
 			break;
 		}
-		if (!g->pending && total >= VIRTIO_NET_MAX_FRAME) {
-			len = readv(n->tap_fd, g->iov, (int)niov);
-			if (len <= 0) {
-				for (unsigned int i = 0; i < nch; i++)
-					vq_unpop(q);
+		if (!g->pending && g->total >= VIRTIO_NET_MAX_FRAME) {
+			len = readv(n->tap_fd, g->iov, (int)g->niov);
+			rx_count_read(n, len);
+			if (len <= 0)
 				break;  /* nothing to read */
-			}
-			rx_deliver(q, g, nch, (size_t)len);
+			rx_deliver(q, g, (size_t)len);
 			n->rx_packets++;
 			pushed = true;
 			continue;
 		}
 		if (!g->pending) {
 			len = read(n->tap_fd, g->bounce, sizeof(g->bounce));
-			if (len <= 0) {
-				for (unsigned int i = 0; i < nch; i++)
-					vq_unpop(q);
+			rx_count_read(n, len);
+			if (len <= 0)
 				break;
-			}
 			g->pending = (size_t)len;
 			n->rx_bounced++;
 		}
-		if (g->pending <= total) {
-			iov_fill(g->iov, niov, g->bounce, g->pending);
-			rx_deliver(q, g, nch, g->pending);
+		if (g->pending <= g->total) {
+			iov_fill(g->iov, g->niov, g->bounce, g->pending);
+			rx_deliver(q, g, g->pending);
 			g->pending = 0;
 			n->rx_packets++;
 			pushed = true;
 			continue;
 		}
-		/* Too little buffer space posted for the waiting frame. */
-		for (unsigned int i = 0; i < nch; i++)
-			vq_unpop(q);
-		if (!ring_empty || nch >= q->size) {
-			/* As much as one frame may use, or the whole ring, cannot hold it: it
-			 * never will. */
-			g->pending = 0;
-			n->rx_dropped++;
-			continue;
-		}
-		if (rx_out_of_buffers(n, q, (uint16_t)nch))
-			continue;
-		break;
+		if (!rx_short(n, q, ring_empty))
+			break;
 	}
+	rx_release(q, g);  /* what the last frame did not need */
 	if (pushed)
-		virtio_mmio_notify_used(&n->mmio, q);
+		used_irq(n, RXQ);
 }
 
 static bool rx_mmds(struct virtio_net *n, struct vq *q)
@@ -451,7 +553,7 @@ static bool rx_mmds(struct virtio_net *n, struct vq *q)
 		pushed = true;
 	}
 	if (pushed)
-		virtio_mmio_notify_used(&n->mmio, q);
+		used_irq(n, RXQ);
 	return more;
 }
 
@@ -473,6 +575,7 @@ static void net_event(void *dev, unsigned int idx)
 
 	switch (idx) {
 	case FD_RX_KICK:
+		n->prof.rx_kicks++;
 		eventfd_drain(n->mmio.notify_fd[RXQ]);
 		if (n->rx_wait && n->worker.pfd[FD_TAP].fd >= 0) {
 			n->rx_wait = false;
@@ -482,8 +585,9 @@ static void net_event(void *dev, unsigned int idx)
 		virtio_net_rx(n);
 		break;
 	case FD_TX_KICK:
+		n->prof.tx_kicks++;
 		eventfd_drain(n->mmio.notify_fd[TXQ]);
-		tx_then_mmds(n);
+		virtio_net_tx_kick(n);
 		break;
 	case FD_TAP:
 		if (n->worker.pfd[FD_TAP].revents & (POLLERR | POLLHUP | POLLNVAL)) {
@@ -491,8 +595,10 @@ static void net_event(void *dev, unsigned int idx)
 			log_warn("virtio-net %s: the tap reports an error; receive stops", n->tap_name);
 			worker_set_events(&n->worker, FD_TAP, 0);
 			n->worker.pfd[FD_TAP].fd = -1;
+			n->tap_broken = true;
 			break;
 		}
+		n->prof.rx_wakeups++;
 		virtio_net_rx(n);
 		break;
 	default:
@@ -526,6 +632,11 @@ static int net_activate(void *dev)
 		log_warn_guest("virtio-net %s: TUNSETOFFLOAD 0x%x failed: %s", n->tap_name, off,
 			 strerror(errno));
 	n->rx_wait = false;
+	n->rx->nch = n->rx->niov = 0;
+	n->rx->total = 0;
+	n->tap_broken = false;
+	n->irq_defer = false;
+	n->irq_due = 0;
 	n->rx->pending = 0;
 	vq_enable_notify(&n->mmio.queues[RXQ], false);
 	return worker_start(&n->worker, "virtio-net", fds, ev, 3, net_event, n);
