@@ -26,7 +26,8 @@
 #   BENCH_BUILD_ONLY=1    build the runner, the floor and the guests, then stop
 #   EMBER_KVM=auto        where the VMs of sections 1-4 run (tests/kvm-host.sh): this
 #                         machine's /dev/kvm when usable, else the nested test host
-#   BENCH_STAGE           internal: "measure" is the part tests/kvm-host.sh runs
+#   BENCH_STAGE           "report": only remake the report from raw/ of an earlier run;
+#                         ("measure" is the part tests/kvm-host.sh runs)
 #   BUILD=build  EMBER=$BUILD/ember  QEMU=qemu-system-x86_64  QEMU_BIOS=/usr/share/qemu/qboot.rom
 set -euo pipefail
 shopt -s lastpipe   # `... | put` records its statistics in this shell
@@ -81,6 +82,8 @@ need_pkgs() {
 BENCH_STAGE=${BENCH_STAGE:-all}
 B=$BUILD/bench
 G=$B/guests
+RUNNER=$B/runner
+FLOOR=$B/floor
 if [ "$BENCH_STAGE" = all ]; then
 need_pkgs gcc make libc6-dev binutils qemu-system-x86 qemu-system-data gnuplot-nox
 
@@ -95,8 +98,6 @@ for t in runner floor; do
         gcc $HOSTCFLAGS -o "$B/$t" "bench/$t.c"
     fi
 done
-RUNNER=$B/runner
-FLOOR=$B/floor
 
 # guest NAME KIND LOOPS: one image of bench/guest.S (kinds: 0 reset, 1 pio, 2 mmio, 3 hold).
 guest() {
@@ -119,6 +120,7 @@ fi  # BENCH_STAGE=all: packages and build
 # --- the VMMs ---------------------------------------------------------------------------------
 
 VMMS=(ember qemu floor floorirq)
+EXIT_VMMS=(ember qemu floor)  # the exit-cost runs (the irqchip floor adds nothing there)
 declare -A NAME=([ember]=Ember [qemu]="QEMU microvm" [floor]=floor
                  [floorirq]="floor + irqchip/PIT")
 QEMU_ARGS=(-M microvm,pit=off,pic=off,rtc=off,acpi=off,pcie=off,isa-serial=off,graphics=off
@@ -192,7 +194,6 @@ done
 
 # --- 3. exit cost: N loops and 0 loops, PIO and MMIO -------------------------------------------
 
-EXIT_VMMS=(ember qemu floor)
 say "exit cost: $BENCH_EXIT_RUNS runs per VMM and guest, N=$BENCH_LOOPS"
 echo "vmm_guest,run,wall_us,user_us,sys_us,maxrss_kb,status" > "$X"
 for ((i = 1; i <= BENCH_EXIT_RUNS; i++)); do
